@@ -1,0 +1,64 @@
+# stackery-operator: every entry point a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv test unit e2e chart-test alerts-test crds crds-check lint demo bench image clean
+
+help:
+	@echo "make demo    - run the operator end to end on a local kube-apiserver + moto (DEMO_EXIT=1 to end by itself)"
+	@echo "make test    - create the venv, build/cache what is needed, run every test tier"
+	@echo "make bench   - N ObjectStores + ConfigStores at once (BENCH_N='100 500 1000')"
+	@echo "make crds    - regenerate crds/ and the chart's crds/ from the pydantic models"
+	@echo "make lint    - ruff + mypy + CRD drift check"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+crds: $(STAMP)
+	$(BIN)/python -m controller.crdgen
+
+crds-check: $(STAMP)
+	$(BIN)/python -m controller.crdgen --check
+
+lint: $(STAMP) crds-check
+	$(BIN)/ruff check controller tests hack
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+# The e2e tier builds (once, cached in ~/.cache/stackery-operator) kube-apiserver, etcd, kubectl and
+# helm from the Go module proxy, or uses KUBEBUILDER_ASSETS.
+e2e: $(STAMP)
+	bash hack/build-kube.sh >/dev/null
+	bash hack/build-helm.sh >/dev/null
+	$(BIN)/pytest -q tests/e2e
+
+alerts-test:
+	bash hack/promtool.sh test rules tests/alerts/alerts_test.yaml
+
+test: $(STAMP) crds-check lint
+	bash hack/build-kube.sh >/dev/null
+	bash hack/build-helm.sh >/dev/null
+	bash hack/promtool.sh --version >/dev/null
+	$(BIN)/pytest tests
+
+demo: $(STAMP)
+	$(BIN)/python hack/demo.py
+
+bench: $(STAMP)
+	$(BIN)/python hack/bench.py $(if $(BENCH_N),--n $(BENCH_N),)
+
+image:
+	docker build -t stackery-operator:dev .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,160 @@
+"""ConfigStore adapter: SSM parameters under one path, literal (String) or from a Secret (SecureString).
+
+Read budget of one drift check (observe): ceil(P/10) GetParametersByPath (with decryption) plus one
+ListTagsForResource per parameter under the path (ownership and tag drift are per parameter).
+
+Ownership is per parameter: only parameters tagged with this object's uid are changed or deleted;
+a parameter someone else made at a key we want is a conflict (adopt it with stackery.io/external-name).
+Secret-sourced values never leave this module: drift entries show "(secret)" instead of values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..api.configstore import ConfigStoreSpec, Parameter
+from ..aws.clients import client, error_code
+from ..core.adapter import DeleteResult, Diff, ObjectRef, Observation, Request
+from .common import owner_of, tag_dict, tag_list
+
+Req = Request[ConfigStoreSpec]
+SECRET_MASK = "(secret)"
+
+
+def default_path(ref: ObjectRef) -> str:
+    return f"/{ref.namespace}/{ref.name}/"
+
+
+def desired_value(req: Req, param: Parameter) -> tuple[str | None, str]:
+    """(value, type) for a parameter spec; secret values come resolved in req.inputs (None if absent,
+    which only happens while deleting)."""
+    if param.secret_key_ref is not None:
+        return req.inputs.get(f"{param.secret_key_ref.name}/{param.secret_key_ref.key}"), "SecureString"
+    return param.value or "", "String"
+
+
+class ConfigStoreAdapter:
+    def external_name(self, ref: ObjectRef, spec: ConfigStoreSpec) -> str:
+        return spec.path or default_path(ref)
+
+    def references(self, spec: ConfigStoreSpec) -> list[tuple[str, str]]:
+        return sorted({(p.secret_key_ref.name, p.secret_key_ref.key)
+                       for p in spec.parameters.values() if p.secret_key_ref is not None})
+
+    def _read(self, req: Req) -> dict[str, dict[str, Any]]:
+        ssm = client("ssm", req.region)
+        found: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {"Path": req.external_name.rstrip("/") or "/", "Recursive": True, "WithDecryption": True}
+        while True:
+            page = ssm.get_parameters_by_path(**kwargs)
+            for p in page.get("Parameters", []):
+                found[p["Name"]] = {"value": p["Value"], "type": p["Type"], "arn": p.get("ARN")}
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+        for name, p in found.items():
+            tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
+            p["tags"] = tag_dict(tags)
+        return found
+
+    def observe(self, req: Req) -> Observation:
+        path = req.external_name
+        found = self._read(req)
+        want = {path + k: p for k, p in req.spec.parameters.items()}
+        desired_tags = req.tags()
+        owner_uid: str | None = req.ref.uid
+        owner: str | None = None
+        diffs: list[Diff] = []
+        for name, p in sorted(found.items()):
+            uid, who = owner_of(p["tags"])
+            if name in want and uid is None and not req.adopt:
+                owner_uid, owner = None, None
+                break
+            if name in want and uid is not None and uid != req.ref.uid:
+                owner_uid, owner = uid, who
+                break
+        if owner_uid == req.ref.uid:
+            for name, param in sorted(want.items()):
+                key = name[len(path):]
+                value, ptype = desired_value(req, param)
+                if value is None:
+                    continue
+                actual = found.get(name)
+                secret = ptype == "SecureString"
+                show = SECRET_MASK if secret else value
+                if actual is None:
+                    diffs.append(Diff(f"parameters.{key}", show, None))
+                elif actual["value"] != value or actual["type"] != ptype:
+                    diffs.append(Diff(f"parameters.{key}", show if not secret else f"{SECRET_MASK} {ptype}",
+                                      SECRET_MASK if actual["type"] == "SecureString" or secret else actual["value"]))
+                elif actual["tags"] != desired_tags:
+                    diffs.append(Diff(f"parameters.{key}.tags", "spec tags", "different tags"))
+            for name, actual in sorted(found.items()):
+                if name not in want and actual["tags"].get("stackery.io/uid") == req.ref.uid:
+                    diffs.append(Diff(f"parameters.{name[len(path):]}", None,
+                                      SECRET_MASK if actual["type"] == "SecureString" else actual["value"]))
+        ours = {n: p for n, p in found.items() if p["tags"].get("stackery.io/uid") == req.ref.uid}
+        if not found and not want:
+            # An empty store is a valid (virtual) resource: nothing to create.
+            return Observation(exists=True, owner_uid=req.ref.uid, identifiers=self._ids(req, {}),
+                               outputs={"CONFIG_PATH": path})
+        if not ours and not any(n in want for n in found) and owner_uid == req.ref.uid:
+            return Observation(exists=False)
+        return Observation(
+            exists=True, owner_uid=owner_uid, owner=owner, diffs=tuple(diffs),
+            identifiers=self._ids(req, ours), outputs={"CONFIG_PATH": path}, state={"found": found},
+        )
+
+    @staticmethod
+    def _ids(req: Req, ours: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {"externalName": req.external_name, "path": req.external_name, "region": req.region,
+                "parameterCount": len(ours)}
+
+    def create(self, req: Req) -> None:
+        self._apply(req, {}, set(req.spec.parameters))
+
+    def update(self, req: Req, obs: Observation) -> None:
+        keys = {d.field.removeprefix("parameters.").removesuffix(".tags") for d in obs.diffs}
+        self._apply(req, obs.state.get("found", {}), keys)
+
+    def _apply(self, req: Req, found: dict[str, dict[str, Any]], keys: set[str]) -> None:
+        ssm = client("ssm", req.region)
+        path, tags = req.external_name, req.tags()
+        stale: list[str] = []
+        for key in sorted(keys):
+            name = path + key
+            param = req.spec.parameters.get(key)
+            if param is None:
+                stale.append(name)
+                continue
+            value, ptype = desired_value(req, param)
+            if value is None:
+                continue
+            kwargs: dict[str, Any] = {"Name": name, "Value": value, "Type": ptype}
+            if ptype == "SecureString" and req.spec.kms_key_id:
+                kwargs["KeyId"] = req.spec.kms_key_id
+            if name not in found:
+                try:  # tags at creation, so a crash right after cannot leave an unowned parameter
+                    ssm.put_parameter(**kwargs, Tags=tag_list(tags))
+                    continue
+                except Exception as exc:
+                    if error_code(exc) != "ParameterAlreadyExists":
+                        raise
+            actual = found.get(name)
+            if actual is None or actual["value"] != value or actual["type"] != ptype:
+                ssm.put_parameter(**kwargs, Overwrite=True)
+            if actual is None or actual["tags"] != tags:
+                ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=name, Tags=tag_list(tags))
+                extra = sorted(set((actual or {}).get("tags", {})) - set(tags))
+                if extra:
+                    ssm.remove_tags_from_resource(ResourceType="Parameter", ResourceId=name, TagKeys=extra)
+        for i in range(0, len(stale), 10):
+            ssm.delete_parameters(Names=stale[i:i + 10])
+
+    def delete(self, req: Req, obs: Observation) -> DeleteResult:
+        ssm = client("ssm", req.region)
+        found: dict[str, dict[str, Any]] = obs.state.get("found", {})
+        ours = sorted(n for n, p in found.items() if p["tags"].get("stackery.io/uid") == req.ref.uid)
+        for i in range(0, len(ours), 10):
+            ssm.delete_parameters(Names=ours[i:i + 10])
+        return DeleteResult(done=True)

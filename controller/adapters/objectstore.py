@@ -1,0 +1,281 @@
+"""ObjectStore adapter: one S3 bucket with encryption, public access block, TLS-only policy,
+versioning, website hosting, CORS, lifecycle and tags.
+
+Read budget of one drift check (observe): 8 calls — GetBucketTagging (also the existence check),
+GetBucketEncryption, GetPublicAccessBlock, GetBucketPolicy, GetBucketVersioning, GetBucketWebsite,
+GetBucketCors, GetBucketLifecycleConfiguration. A bucket owned by someone else stops after the first.
+
+The bucket policy is shared: other nodes (a CDN) add their own statements. This adapter manages only
+statements whose Sid starts with "StackeryObjectStore" and leaves every other statement untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..api.objectstore import ObjectStoreSpec
+from ..aws.clients import client, error_code
+from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Request
+from ..errors import BlockedError, TerminalError
+from .common import compare, dns_name, owner_of, tag_dict, tag_list
+
+SID_PREFIX = "StackeryObjectStore"
+SID_TLS = SID_PREFIX + "DenyInsecureTransport"
+SID_PUBLIC = SID_PREFIX + "PublicRead"
+LIFECYCLE_ID = "stackery-expiry"
+EMPTY_BATCHES_PER_PASS = 20  # 20 x 1000 keys per reconcile pass, then the finalizer retries
+
+Req = Request[ObjectStoreSpec]
+
+
+# ------------------------------------------------------------------ pure helpers
+def desired_encryption(spec: ObjectStoreSpec) -> dict[str, Any]:
+    default: dict[str, Any] = {"SSEAlgorithm": spec.encryption.type}
+    if spec.encryption.type == "aws:kms" and spec.encryption.kms_key_id:
+        default["KMSMasterKeyID"] = spec.encryption.kms_key_id
+    return {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": spec.encryption.bucket_key}
+
+
+def desired_public_access_block(spec: ObjectStoreSpec) -> dict[str, bool]:
+    public = spec.website is not None
+    return {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+            "BlockPublicPolicy": not public, "RestrictPublicBuckets": not public}
+
+
+def desired_statements(spec: ObjectStoreSpec, bucket: str) -> list[dict[str, Any]]:
+    arn = f"arn:aws:s3:::{bucket}"
+    if spec.website is not None:  # website endpoints are HTTP-only: a TLS-only deny would break them
+        return [{"Sid": SID_PUBLIC, "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                 "Resource": f"{arn}/*"}]
+    return [{"Sid": SID_TLS, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
+
+
+def desired_website(spec: ObjectStoreSpec) -> dict[str, Any] | None:
+    if spec.website is None:
+        return None
+    site: dict[str, Any] = {"IndexDocument": {"Suffix": spec.website.index_document}}
+    if spec.website.error_document:
+        site["ErrorDocument"] = {"Key": spec.website.error_document}
+    return site
+
+
+def desired_cors(spec: ObjectStoreSpec) -> list[dict[str, Any]] | None:
+    if not spec.cors:
+        return None
+    rules = []
+    for r in spec.cors:
+        rule: dict[str, Any] = {"AllowedOrigins": r.allowed_origins, "AllowedMethods": list(r.allowed_methods)}
+        if r.allowed_headers:
+            rule["AllowedHeaders"] = r.allowed_headers
+        if r.expose_headers:
+            rule["ExposeHeaders"] = r.expose_headers
+        if r.max_age_seconds is not None:
+            rule["MaxAgeSeconds"] = r.max_age_seconds
+        rules.append(rule)
+    return rules
+
+
+def desired_lifecycle(spec: ObjectStoreSpec) -> list[dict[str, Any]] | None:
+    lc = spec.lifecycle
+    if lc is None or (lc.expire_after_days is None and lc.noncurrent_version_expire_after_days is None):
+        return None
+    rule: dict[str, Any] = {"ID": LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""}}
+    if lc.expire_after_days is not None:
+        rule["Expiration"] = {"Days": lc.expire_after_days}
+    if lc.noncurrent_version_expire_after_days is not None:
+        rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": lc.noncurrent_version_expire_after_days}
+    return [rule]
+
+
+def our_statements(policy: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [s for s in (policy or {}).get("Statement", []) if str(s.get("Sid", "")).startswith(SID_PREFIX)]
+
+
+def merged_policy(actual: dict[str, Any] | None, ours: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The bucket policy with our statements replaced and everybody else's kept in place."""
+    others = [s for s in (actual or {}).get("Statement", []) if not str(s.get("Sid", "")).startswith(SID_PREFIX)]
+    statements = others + ours
+    if not statements:
+        return None
+    return {"Version": (actual or {}).get("Version", "2012-10-17"), "Statement": statements}
+
+
+def _norm_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """Drop the empty/absent differences AWS introduces when echoing lifecycle/CORS rules."""
+    return {k: v for k, v in rule.items() if v not in (None, [], {}, "")}
+
+
+# ------------------------------------------------------------------ adapter
+class ObjectStoreAdapter:
+    def external_name(self, ref: ObjectRef, spec: ObjectStoreSpec) -> str:
+        return spec.bucket_name or dns_name("stackery", ref, max_len=63)
+
+    def references(self, spec: ObjectStoreSpec) -> list[tuple[str, str]]:
+        return []
+
+    def _get(self, s3: Any, op: str, bucket: str, *missing: str) -> Any:
+        try:
+            return getattr(s3, op)(Bucket=bucket)
+        except Exception as exc:
+            if error_code(exc) in missing:
+                return None
+            raise
+
+    def observe(self, req: Req) -> Observation:
+        s3 = client("s3", req.region)
+        bucket = req.external_name
+        try:
+            tagging = s3.get_bucket_tagging(Bucket=bucket)
+            tags = tag_dict(tagging.get("TagSet"))
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "NoSuchBucket":
+                return NOT_FOUND
+            if code == "NoSuchTagSet":
+                tags = {}
+            elif code in ("AccessDenied", "AllAccessDisabled"):
+                raise TerminalError(f"bucket name {bucket} is taken by another AWS account; choose another spec.bucketName",
+                                    reason="BucketNameTaken") from None
+            else:
+                raise
+        uid, owner = owner_of(tags)
+        if uid is not None and uid != req.ref.uid:
+            return Observation(exists=True, owner_uid=uid, owner=owner)
+
+        spec = req.spec
+        enc = self._get(s3, "get_bucket_encryption", bucket, "ServerSideEncryptionConfigurationNotFoundError")
+        enc_rule = ((enc or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules") or [None])[0]
+        if enc_rule is not None:
+            enc_rule = {"ApplyServerSideEncryptionByDefault": enc_rule.get("ApplyServerSideEncryptionByDefault", {}),
+                        "BucketKeyEnabled": bool(enc_rule.get("BucketKeyEnabled", False))}
+        pab = self._get(s3, "get_public_access_block", bucket, "NoSuchPublicAccessBlockConfiguration")
+        pab_cfg = (pab or {}).get("PublicAccessBlockConfiguration")
+        pol = self._get(s3, "get_bucket_policy", bucket, "NoSuchBucketPolicy")
+        policy = json.loads(pol["Policy"]) if pol and pol.get("Policy") else None
+        ver = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+        site = self._get(s3, "get_bucket_website", bucket, "NoSuchWebsiteConfiguration")
+        site_cfg = {k: site[k] for k in ("IndexDocument", "ErrorDocument") if site and k in site} or None
+        cors = self._get(s3, "get_bucket_cors", bucket, "NoSuchCORSConfiguration")
+        cors_rules = [_norm_rule({k: v for k, v in r.items() if k != "ID"}) for r in (cors or {}).get("CORSRules", [])] or None
+        lc = self._get(s3, "get_bucket_lifecycle_configuration", bucket, "NoSuchLifecycleConfiguration")
+        lc_rules = [_norm_rule(r) for r in (lc or {}).get("Rules", [])] or None
+
+        want_versioning = "Enabled" if spec.versioning else ver if ver in (None, "Suspended") else "Suspended"
+        diffs: list[Diff] = [
+            *compare("tags", req.tags(), tags),
+            *compare("encryption", desired_encryption(spec), enc_rule),
+            *compare("publicAccessBlock", desired_public_access_block(spec), pab_cfg),
+            *compare("policy", desired_statements(spec, bucket), our_statements(policy)),
+            *compare("versioning", want_versioning, ver),
+            *compare("website", desired_website(spec), site_cfg),
+            *compare("cors", [_norm_rule(r) for r in desired_cors(spec) or []] or None, cors_rules),
+            *compare("lifecycle", [_norm_rule(r) for r in desired_lifecycle(spec) or []] or None, lc_rules),
+        ]
+        arn = f"arn:aws:s3:::{bucket}"
+        website_url = f"http://{bucket}.s3-website-{req.region}.amazonaws.com" if site_cfg else None
+        outputs = {"BUCKET_NAME": bucket, "BUCKET_ARN": arn}
+        if website_url:
+            outputs["WEBSITE_URL"] = website_url
+        return Observation(
+            exists=True, owner_uid=uid, owner=owner, diffs=tuple(diffs),
+            identifiers={"arn": arn, "externalName": bucket, "region": req.region, "websiteUrl": website_url},
+            outputs=outputs, state={"policy": policy},
+        )
+
+    def create(self, req: Req) -> None:
+        s3 = client("s3", req.region)
+        cfg: dict[str, Any] = {"Tags": tag_list(req.tags())}
+        if req.region != "us-east-1":
+            cfg["LocationConstraint"] = req.region
+        try:
+            s3.create_bucket(Bucket=req.external_name, CreateBucketConfiguration=cfg, ObjectOwnership="BucketOwnerEnforced")
+        except Exception as exc:
+            if error_code(exc) == "BucketAlreadyExists":
+                raise TerminalError(f"bucket name {req.external_name} is taken (S3 names are global); "
+                                    "set another spec.bucketName", reason="BucketNameTaken") from None
+            if error_code(exc) != "BucketAlreadyOwnedByYou":
+                raise
+        # Tags at creation are not honoured everywhere (moto ignores them): tag explicitly, right away.
+        s3.put_bucket_tagging(Bucket=req.external_name, Tagging={"TagSet": tag_list(req.tags())})
+
+    def update(self, req: Req, obs: Observation) -> None:
+        s3 = client("s3", req.region)
+        bucket, spec = req.external_name, req.spec
+        changed = {d.field for d in obs.diffs}
+        # Order matters: relax the public access block before a public policy, tag first so
+        # ownership is recorded before anything else changes.
+        if "tags" in changed:
+            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_list(req.tags())})
+        if "encryption" in changed:
+            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [desired_encryption(spec)]})
+        if "publicAccessBlock" in changed:
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=desired_public_access_block(spec))
+        if "policy" in changed:
+            policy = merged_policy(obs.state.get("policy"), desired_statements(spec, bucket))
+            if policy is None:
+                s3.delete_bucket_policy(Bucket=bucket)
+            else:
+                s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+        if "versioning" in changed:
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={
+                "Status": "Enabled" if spec.versioning else "Suspended"})
+        if "website" in changed:
+            site = desired_website(spec)
+            if site is None:
+                s3.delete_bucket_website(Bucket=bucket)
+            else:
+                s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=site)
+        if "cors" in changed:
+            rules = desired_cors(spec)
+            if rules is None:
+                s3.delete_bucket_cors(Bucket=bucket)
+            else:
+                s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+        if "lifecycle" in changed:
+            lc = desired_lifecycle(spec)
+            if lc is None:
+                s3.delete_bucket_lifecycle(Bucket=bucket)
+            else:
+                s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": lc})
+
+    def delete(self, req: Req, obs: Observation) -> DeleteResult:
+        s3 = client("s3", req.region)
+        bucket = req.external_name
+        if not req.spec.force_delete:
+            listing = s3.list_object_versions(Bucket=bucket, MaxKeys=1)
+            if listing.get("Versions") or listing.get("DeleteMarkers"):
+                raise BlockedError(
+                    f"bucket {bucket} is not empty, so it was not deleted and nothing in it was touched. To proceed: "
+                    "empty the bucket yourself, or set spec.forceDelete: true to let the operator delete every "
+                    "object and version, or set spec.deletionPolicy: Retain to keep the bucket.",
+                    reason="BucketNotEmpty",
+                )
+        else:
+            removed = self._empty(s3, bucket)
+            if removed is None:
+                return DeleteResult(done=False, message=f"emptying bucket {bucket} (forceDelete)")
+        try:
+            s3.delete_bucket(Bucket=bucket)
+        except Exception as exc:
+            if error_code(exc) == "NoSuchBucket":
+                return DeleteResult(done=True)
+            if error_code(exc) == "BucketNotEmpty":
+                raise BlockedError(f"bucket {bucket} received new objects while being deleted", reason="BucketNotEmpty") from None
+            raise
+        return DeleteResult(done=True)
+
+    @staticmethod
+    def _empty(s3: Any, bucket: str) -> int | None:
+        """Delete up to EMPTY_BATCHES_PER_PASS batches; the count when empty, None when more remain."""
+        total = 0
+        for _ in range(EMPTY_BATCHES_PER_PASS):
+            listing = s3.list_object_versions(Bucket=bucket, MaxKeys=1000)
+            keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                    for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
+            if not keys:
+                return total
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            total += len(keys)
+        return None

@@ -1,0 +1,119 @@
+"""The contract every node kind implements: observe / create / update / delete.
+
+Why: crossplane-runtime's managed reconciler showed that a small, uniform contract lets one generic
+reconciler own finalizers, policies, conditions, drift and metrics. Observe never writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+
+OWNER_TAG_PREFIX = "stackery.io/"
+TAG_NAMESPACE = "stackery.io/namespace"
+TAG_KIND = "stackery.io/kind"
+TAG_NAME = "stackery.io/name"
+TAG_UID = "stackery.io/uid"
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Identity of the Kubernetes object being reconciled."""
+
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+
+    def owner_tags(self) -> dict[str, str]:
+        return {TAG_NAMESPACE: self.namespace, TAG_KIND: self.kind, TAG_NAME: self.name, TAG_UID: self.uid}
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Diff:
+    """One managed field where AWS differs from the desired state."""
+
+    field: str
+    desired: Any
+    actual: Any
+
+
+@dataclass(frozen=True)
+class Request(Generic[SpecT]):
+    """Everything an adapter needs for one call, resolved by the reconciler beforehand."""
+
+    ref: ObjectRef
+    spec: SpecT
+    region: str
+    external_name: str
+    adopt: bool = False
+    """True when the user named an existing resource (stackery.io/external-name) to take over."""
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    """Resolved references (e.g. Secret values); adapters never talk to Kubernetes themselves."""
+    status: Mapping[str, Any] = field(default_factory=dict)
+    """Status from the last reconcile (identifiers an adapter recorded)."""
+
+    def tags(self) -> dict[str, str]:
+        """User tags plus ownership tags (ownership wins)."""
+        user: Mapping[str, str] = getattr(self.spec, "tags", {}) or {}
+        return {**user, **self.ref.owner_tags()}
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What observe found. `exists=False` means not found (never None, never an exception)."""
+
+    exists: bool
+    owner_uid: str | None = None
+    """stackery.io/uid tag on the found resource; None when untagged."""
+    owner: str | None = None
+    """Human-readable owner (namespace/kind/name) from the tags, for messages."""
+    diffs: tuple[Diff, ...] = ()
+    identifiers: Mapping[str, Any] = field(default_factory=dict)
+    """Status fields: arn, externalName, and kind-specific ones."""
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    """Stackery environment names -> values, published to the outputs ConfigMap."""
+    state: Mapping[str, Any] = field(default_factory=dict)
+    """Raw actual state an adapter's update may need (e.g. the whole bucket policy); never in status."""
+    waiting: str | None = None
+    """Set when the resource exists but is not usable yet (e.g. deploying); the message says why."""
+    waiting_reason: str = "Provisioning"
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    done: bool
+    message: str = ""
+
+
+NOT_FOUND = Observation(exists=False)
+
+
+class Adapter(Protocol[SpecT]):
+    """One per node kind. Every call is idempotent; observe makes read calls only."""
+
+    def external_name(self, ref: ObjectRef, spec: SpecT) -> str:
+        """Deterministic name of the main AWS resource (so a retried create finds what it made)."""
+        ...
+
+    def references(self, spec: SpecT) -> list[tuple[str, str]]:
+        """Secrets this spec needs resolved, as (secretName, key) pairs."""
+        ...
+
+    def observe(self, req: Request[SpecT]) -> Observation: ...
+
+    def create(self, req: Request[SpecT]) -> None: ...
+
+    def update(self, req: Request[SpecT], obs: Observation) -> None:
+        """Apply exactly the differences in obs.diffs."""
+        ...
+
+    def delete(self, req: Request[SpecT], obs: Observation) -> DeleteResult: ...

@@ -1,0 +1,23 @@
+"""What the reconciler needs from Kubernetes, as a protocol (implemented by controller.kube).
+
+Why: the core stays free of API clients, so unit tests drive it with plain fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from .adapter import ObjectRef
+
+
+class Cluster(Protocol):
+    def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
+        """The decoded value, or None when the Secret or key does not exist."""
+        ...
+
+    def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:
+        """Create or update the outputs ConfigMap (owned by the object); no write when unchanged."""
+        ...
+
+    def delete_outputs(self, ref: ObjectRef, config_map: str) -> None: ...

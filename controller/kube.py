@@ -1,0 +1,89 @@
+"""The Kubernetes side effects the reconciler needs: reading Secret keys, publishing outputs.
+
+Why: implements core.ports.Cluster with the official kubernetes client so the core stays testable
+with fakes; kopf itself handles watching, finalizers and status patches.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+from . import GROUP, VERSION
+from .core.adapter import ObjectRef
+from .errors import TerminalError
+
+log = logging.getLogger(__name__)
+MANAGED_BY = {"app.kubernetes.io/managed-by": "stackery-operator"}
+
+
+class KubeCluster:
+    def __init__(self) -> None:
+        self._api: k8s.CoreV1Api | None = None
+        self._lock = threading.Lock()
+
+    def _core(self) -> k8s.CoreV1Api:
+        with self._lock:
+            if self._api is None:
+                try:
+                    k8s_config.load_incluster_config()
+                except k8s_config.ConfigException:
+                    k8s_config.load_kube_config()
+                self._api = k8s.CoreV1Api()
+            return self._api
+
+    def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
+        try:
+            secret = self._core().read_namespaced_secret(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        raw = (secret.data or {}).get(key)
+        if raw is None:
+            return None
+        return base64.b64decode(raw).decode()
+
+    def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:
+        api = self._core()
+        body: dict[str, Any] = {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {
+                "name": config_map, "namespace": ref.namespace, "labels": dict(MANAGED_BY),
+                "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}", "kind": ref.kind, "name": ref.name,
+                                     "uid": ref.uid, "controller": True, "blockOwnerDeletion": False}],
+            },
+            "data": dict(data),
+        }
+        try:
+            current = api.read_namespaced_config_map(config_map, ref.namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            api.create_namespaced_config_map(ref.namespace, body)
+            return
+        owners = [o.uid for o in (current.metadata.owner_references or [])]
+        if owners and ref.uid not in owners:
+            raise TerminalError(f"ConfigMap {config_map} belongs to another object; choose another outputs.configMapName",
+                                reason="OutputsConflict")
+        old = dict(current.data or {})
+        if old != dict(data):
+            patch: dict[str, Any] = {k: None for k in old if k not in data}
+            patch.update(data)
+            api.patch_namespaced_config_map(config_map, ref.namespace, {"data": patch})
+
+    def delete_outputs(self, ref: ObjectRef, config_map: str) -> None:
+        try:
+            current = self._core().read_namespaced_config_map(config_map, ref.namespace)
+            if any(o.uid == ref.uid for o in (current.metadata.owner_references or [])):
+                self._core().delete_namespaced_config_map(config_map, ref.namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise

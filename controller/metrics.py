@@ -1,0 +1,84 @@
+"""Prometheus metrics, defined once.
+
+Why: every layer reports into the same registry (the AWS layer counts API calls, the reconciler counts
+reconciles and drift). Labels are bounded: kind, namespace, name, AWS service/operation, and a small
+fixed set of results — never a status value or an error message.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+RECONCILE_TOTAL = Counter(
+    "stackery_reconcile",
+    "Reconcile passes by kind and result (success, drift, waiting, stalled, error).",
+    ["kind", "result"],
+    registry=REGISTRY,
+)
+RECONCILE_DURATION = Histogram(
+    "stackery_reconcile_duration_seconds",
+    "Duration of one reconcile pass (observe plus any create/update/delete).",
+    ["kind"],
+    registry=REGISTRY,
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+RESOURCE_READY = Gauge(
+    "stackery_resource_ready",
+    "1 when the object's Ready condition is True, else 0.",
+    ["namespace", "kind", "name"],
+    registry=REGISTRY,
+)
+RESOURCE_DRIFTED = Gauge(
+    "stackery_resource_drifted",
+    "1 while AWS differs from the spec outside a spec change (drift), else 0.",
+    ["namespace", "kind", "name"],
+    registry=REGISTRY,
+)
+RESOURCE_STALLED = Gauge(
+    "stackery_resource_stalled",
+    "1 while the object is Stalled (needs a person), else 0.",
+    ["namespace", "kind", "name"],
+    registry=REGISTRY,
+)
+DRIFT_DETECTED = Counter(
+    "stackery_drift_detected",
+    "Drift findings (one per reconcile that found drift).",
+    ["kind"],
+    registry=REGISTRY,
+)
+AWS_API_CALLS = Counter(
+    "stackery_aws_api_calls",
+    "AWS API calls made by the operator, by service, operation and outcome (success, error, throttled).",
+    ["service", "operation", "outcome"],
+    registry=REGISTRY,
+)
+TIME_TO_READY = Histogram(
+    "stackery_time_to_ready_seconds",
+    "Seconds from an object's creation until it first became Ready.",
+    ["kind"],
+    registry=REGISTRY,
+    buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 3600),
+)
+
+_PER_OBJECT = (RESOURCE_READY, RESOURCE_DRIFTED, RESOURCE_STALLED)
+
+
+def set_object_state(namespace: str, kind: str, name: str, *, ready: bool, drifted: bool, stalled: bool) -> None:
+    RESOURCE_READY.labels(namespace, kind, name).set(1 if ready else 0)
+    RESOURCE_DRIFTED.labels(namespace, kind, name).set(1 if drifted else 0)
+    RESOURCE_STALLED.labels(namespace, kind, name).set(1 if stalled else 0)
+
+
+def forget_object(namespace: str, kind: str, name: str) -> None:
+    """Remove a deleted object's series so dashboards do not show ghosts."""
+    for gauge in _PER_OBJECT:
+        try:
+            gauge.remove(namespace, kind, name)
+        except KeyError:
+            pass
+
+
+def count_aws_call(service: str, operation: str, outcome: str) -> None:
+    AWS_API_CALLS.labels(service, operation, outcome).inc()

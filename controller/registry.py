@@ -1,0 +1,61 @@
+"""The list of node kinds: each kind's models, adapter and CRD naming, in one table.
+
+Why: handlers, the CRD generator, the chart's RBAC and the tests all iterate over the same list, so
+adding a kind is one entry here plus its api/ and adapters/ modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from .adapters.configstore import ConfigStoreAdapter
+from .adapters.objectstore import ObjectStoreAdapter
+from .api.common import CommonStatus
+from .api.configstore import ConfigStoreSpec, ConfigStoreStatus
+from .api.objectstore import ObjectStoreSpec, ObjectStoreStatus
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    kind: str
+    plural: str
+    short_names: tuple[str, ...]
+    spec_model: type[BaseModel]
+    status_model: type[CommonStatus]
+    adapter: Any
+    description: str
+    printer_columns: tuple[dict[str, str], ...] = field(default_factory=tuple)
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+
+KINDS: tuple[KindInfo, ...] = (
+    KindInfo(
+        kind="StackeryObjectStore",
+        plural="stackeryobjectstores",
+        short_names=("sos", "objectstore"),
+        spec_model=ObjectStoreSpec,
+        status_model=ObjectStoreStatus,
+        adapter=ObjectStoreAdapter(),
+        description="An S3 bucket with Stackery's secure defaults (encryption, public access blocked, TLS-only policy).",
+        printer_columns=({"name": "Bucket", "type": "string", "jsonPath": ".status.externalName"},),
+    ),
+    KindInfo(
+        kind="StackeryConfigStore",
+        plural="stackeryconfigstores",
+        short_names=("scs", "configstore"),
+        spec_model=ConfigStoreSpec,
+        status_model=ConfigStoreStatus,
+        adapter=ConfigStoreAdapter(),
+        description="Configuration parameters in SSM Parameter Store under one path; Secret-sourced values as SecureString.",
+        printer_columns=({"name": "Path", "type": "string", "jsonPath": ".status.path"},
+                         {"name": "Params", "type": "integer", "jsonPath": ".status.parameterCount"}),
+    ),
+)
+
+BY_KIND = {k.kind: k for k in KINDS}

@@ -1,0 +1,40 @@
+"""The operator's settings, one typed object read from STACKERY_* environment variables.
+
+Why: the Helm chart, the demo, the tests and the benchmark all configure the same fields, and each one
+is documented here once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str = field(default_factory=lambda: os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    """Default AWS region for objects without spec.region (AWS_REGION)."""
+    resync_seconds: float = field(default_factory=lambda: float(_env("STACKERY_RESYNC_SECONDS", "300")))
+    """How often an in-sync object is re-read from AWS to detect drift."""
+    resync_jitter: float = field(default_factory=lambda: float(_env("STACKERY_RESYNC_JITTER", "0.1")))
+    """Fraction (+/-) by which each object's resync is spread, so objects do not poll AWS in lockstep."""
+    tick_seconds: float = field(default_factory=lambda: float(_env("STACKERY_TICK_SECONDS", "10")))
+    """How often each object's timer wakes to see whether a check is due (no AWS call unless due)."""
+    wait_seconds: float = field(default_factory=lambda: float(_env("STACKERY_WAIT_SECONDS", "10")))
+    """Re-check delay while waiting on AWS or on a reference."""
+    backoff_base_seconds: float = field(default_factory=lambda: float(_env("STACKERY_BACKOFF_BASE_SECONDS", "2")))
+    """First retry delay after a transient error; doubles per consecutive failure."""
+    backoff_max_seconds: float = field(default_factory=lambda: float(_env("STACKERY_BACKOFF_MAX_SECONDS", "300")))
+    """Upper bound of the retry delay."""
+    metrics_port: int = field(default_factory=lambda: int(_env("STACKERY_METRICS_PORT", "8080")))
+    """Port of the /metrics and /healthz HTTP endpoint (0 disables it)."""
+    namespaces: tuple[str, ...] = field(
+        default_factory=lambda: tuple(n for n in _env("STACKERY_NAMESPACES", "").split(",") if n)
+    )
+    """Namespaces to watch; empty means all namespaces."""
+    workers: int = field(default_factory=lambda: int(_env("STACKERY_WORKERS", "8")))
+    """Threads running blocking AWS calls."""

@@ -1,0 +1,265 @@
+"""Local test bed: a real etcd + kube-apiserver, a moto server and the operator as processes.
+
+Why: CRD schemas, CEL rules, finalizers, the status subresource and RBAC only behave for real on a
+real apiserver. Used by `make demo`, the e2e tests and `make bench`. Everything binds to 127.0.0.1 on
+free ports and is stopped by PID on exit (also on Ctrl-C and on test failure).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OPERATOR_NS = "stackery-system"
+OPERATOR_SA = "stackery-operator"
+
+
+def log(msg: str) -> None:
+    print(f"[testbed] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def kube_assets() -> Path:
+    """Folder with kube-apiserver, etcd, kubectl: KUBEBUILDER_ASSETS, the cache, or a build (minutes)."""
+    proc = subprocess.run(["bash", str(ROOT / "hack/build-kube.sh")], stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            "no Kubernetes control plane binaries: install Go 1.26+ (hack/build-kube.sh builds kube-apiserver, "
+            "etcd and kubectl from the Go module proxy) or set KUBEBUILDER_ASSETS to a folder holding them"
+        )
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def helm_binary() -> Path:
+    proc = subprocess.run(["bash", str(ROOT / "hack/build-helm.sh")], stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError("no helm: install Go (hack/build-helm.sh builds it) or put helm on PATH")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def _wait(check: Any, what: str, timeout: float, proc: subprocess.Popen[Any] | None = None, logfile: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = logfile.read_text()[-3000:] if logfile and logfile.exists() else ""
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{tail}")
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(delay)
+        delay = min(delay * 1.5, 1.0)
+    tail = logfile.read_text()[-3000:] if logfile and logfile.exists() else ""
+    raise TimeoutError(f"{what} not ready after {timeout}s\n{tail}")
+
+
+@dataclass
+class Processes:
+    """Child processes, stopped in reverse order."""
+
+    procs: list[tuple[str, subprocess.Popen[Any]]] = field(default_factory=list)
+
+    def start(self, name: str, args: list[str], logfile: Path, env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
+        out = open(logfile, "ab")
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self, name: str | None = None, timeout: float = 10) -> None:
+        for pname, proc in reversed(list(self.procs)):
+            if name is not None and pname != name:
+                continue
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(5)
+            self.procs.remove((pname, proc))
+
+
+@dataclass
+class TestBed:
+    workdir: Path
+    assets: Path
+    procs: Processes = field(default_factory=Processes)
+    apiserver_url: str = ""
+    admin_token: str = "admin-token-stackery"
+    operator_token: str = "operator-token-stackery"
+    moto_url: str = ""
+    metrics_port: int = 0
+    env_extra: dict[str, str] = field(default_factory=dict)
+
+    # -------------------------------------------------------------- control plane
+    def start_control_plane(self) -> None:
+        w = self.workdir
+        (w / "etcd").mkdir(parents=True, exist_ok=True)
+        etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+        etcd = self.procs.start("etcd", [
+            str(self.assets / "etcd"), "--data-dir", str(w / "etcd"),
+            "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
+            "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
+            "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
+            "--initial-cluster", f"default=http://127.0.0.1:{peer_port}",
+            "--unsafe-no-fsync", "--quota-backend-bytes", str(4 * 1024**3), "--log-level", "warn",
+        ], w / "etcd.log")
+        _wait(lambda: urllib.request.urlopen(f"http://127.0.0.1:{etcd_port}/health", timeout=1).status == 200,
+              "etcd", 30, etcd, w / "etcd.log")
+
+        subprocess.run(["openssl", "genrsa", "-out", str(w / "sa.key"), "2048"], check=True, capture_output=True)
+        subprocess.run(["openssl", "rsa", "-in", str(w / "sa.key"), "-pubout", "-out", str(w / "sa.pub")],
+                       check=True, capture_output=True)
+        (w / "tokens.csv").write_text(
+            f'{self.admin_token},admin,admin,"system:masters"\n'
+            f'{self.operator_token},system:serviceaccount:{OPERATOR_NS}:{OPERATOR_SA},operator-uid,'
+            f'"system:serviceaccounts,system:serviceaccounts:{OPERATOR_NS},system:authenticated"\n'
+        )
+        api = self.procs.start("kube-apiserver", [
+            str(self.assets / "kube-apiserver"),
+            "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
+            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+            "--secure-port", str(api_port), "--cert-dir", str(w / "certs"),
+            "--token-auth-file", str(w / "tokens.csv"),
+            "--authorization-mode", "RBAC",
+            "--service-account-issuer", "https://kubernetes.default.svc",
+            "--service-account-key-file", str(w / "sa.pub"),
+            "--service-account-signing-key-file", str(w / "sa.key"),
+            "--service-cluster-ip-range", "10.0.0.0/24",
+            "--disable-admission-plugins", "ServiceAccount",
+            "--v", "1",
+        ], w / "apiserver.log")
+        self.apiserver_url = f"https://127.0.0.1:{api_port}"
+        _wait(lambda: self._get("/readyz") == 200, "kube-apiserver", 120, api, w / "apiserver.log")
+        self.write_kubeconfig("admin", self.admin_token)
+        self.write_kubeconfig("operator", self.operator_token)
+        log(f"kube-apiserver {self.apiserver_url} ready (kubeconfig {self.kubeconfig('admin')})")
+
+    def _get(self, path: str) -> int:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        req = urllib.request.Request(self.apiserver_url + path, headers={"Authorization": f"Bearer {self.admin_token}"})
+        with urllib.request.urlopen(req, context=ctx, timeout=2) as r:
+            return int(r.status)
+
+    def kubeconfig(self, who: str = "admin") -> Path:
+        return self.workdir / f"{who}.kubeconfig"
+
+    def write_kubeconfig(self, who: str, token: str) -> None:
+        cfg = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "stackery",
+            "clusters": [{"name": "local", "cluster": {"server": self.apiserver_url,
+                                                      "certificate-authority": str(self.workdir / "certs/apiserver.crt")}}],
+            "users": [{"name": who, "user": {"token": token}}],
+            "contexts": [{"name": "stackery", "context": {"cluster": "local", "user": who, "namespace": "default"}}],
+        }
+        self.kubeconfig(who).write_text(json.dumps(cfg, indent=1))
+
+    def kubectl(self, *args: str, who: str = "admin", input: str | None = None, check: bool = True,
+                timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([str(self.assets / "kubectl"), "--kubeconfig", str(self.kubeconfig(who)), *args],
+                              input=input, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc
+
+    # -------------------------------------------------------------- moto
+    def start_moto(self, acm_wait: int = 3) -> None:
+        port = free_port()
+        env = {**os.environ, "MOTO_ACM_VALIDATION_WAIT": str(acm_wait)}
+        moto_bin = Path(sys.executable).with_name("moto_server")
+        proc = self.procs.start("moto", [str(moto_bin), "-H", "127.0.0.1", "-p", str(port)], self.workdir / "moto.log", env)
+        self.moto_url = f"http://127.0.0.1:{port}"
+        _wait(lambda: urllib.request.urlopen(self.moto_url + "/moto-api/", timeout=1).status == 200,
+              "moto_server", 30, proc, self.workdir / "moto.log")
+        log(f"moto server {self.moto_url} ready")
+
+    def aws_env(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+
+    # -------------------------------------------------------------- operator
+    def install_crds_and_rbac(self) -> None:
+        self.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+        for crd in sorted((ROOT / "crds").glob("*.yaml")):
+            name = crd.name.split("_", 1)[1].removesuffix(".yaml") + ".stackery.io"
+            self.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+        self.kubectl("create", "namespace", OPERATOR_NS, check=False)
+        rendered = subprocess.run(
+            [str(helm_binary()), "template", "stackery-operator", str(ROOT / "charts/stackery-operator"),
+             "--namespace", OPERATOR_NS, "--show-only", "templates/rbac.yaml"],
+            capture_output=True, text=True, check=True).stdout
+        self.kubectl("apply", "-f", "-", input=rendered)
+
+    def start_operator(self, **settings: str) -> None:
+        self.metrics_port = free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KUBECONFIG"))},
+            **self.aws_env(),
+            "KUBECONFIG": str(self.kubeconfig("operator")),
+            "STACKERY_METRICS_PORT": str(self.metrics_port),
+            "STACKERY_PROBE_PORT": str(free_port()),
+            "STACKERY_TICK_SECONDS": "1", "STACKERY_RESYNC_SECONDS": "5", "STACKERY_WAIT_SECONDS": "2",
+            "STACKERY_BACKOFF_BASE_SECONDS": "1", "PYTHONUNBUFFERED": "1",
+            **self.env_extra, **settings,
+        }
+        proc = self.procs.start("operator", [sys.executable, "-m", "controller"], self.workdir / "operator.log", env)
+        _wait(lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=1).status == 200,
+              "operator", 60, proc, self.workdir / "operator.log")
+        log(f"operator running (metrics http://127.0.0.1:{self.metrics_port}/metrics, log {self.workdir / 'operator.log'})")
+
+    def stop_operator(self) -> None:
+        self.procs.stop("operator")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+    def get(self, kind: str, name: str, namespace: str = "default") -> dict[str, Any]:
+        out = self.kubectl("get", kind, name, "-n", namespace, "-o", "json")
+        return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        self.procs.stop()
+
+
+@contextlib.contextmanager
+def running(*, operator: bool = True, keep: bool = False, **settings: str) -> Iterator[TestBed]:
+    workdir = Path(tempfile.mkdtemp(prefix="stackery-testbed-"))
+    bed = TestBed(workdir=workdir, assets=kube_assets())
+    atexit.register(bed.stop)
+    try:
+        bed.start_control_plane()
+        bed.start_moto()
+        bed.install_crds_and_rbac()
+        if operator:
+            bed.start_operator(**settings)
+        yield bed
+    finally:
+        bed.stop()
+        if not keep and not os.environ.get("STACKERY_KEEP_TESTBED"):
+            shutil.rmtree(workdir, ignore_errors=True)
