@@ -33,9 +33,9 @@ class KubeCluster:
         with self._lock:
             if self._api is None:
                 try:
-                    k8s_config.load_incluster_config()
+                    k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]
                 except k8s_config.ConfigException:
-                    k8s_config.load_kube_config()
+                    k8s_config.load_kube_config()  # type: ignore[no-untyped-call]
                 self._api = k8s.CoreV1Api()
             return self._api
 
@@ -67,9 +67,9 @@ class KubeCluster:
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            api.create_namespaced_config_map(ref.namespace, body)
+            api.create_namespaced_config_map(ref.namespace, body)  # type: ignore[arg-type]
             return
-        owners = [o.uid for o in (current.metadata.owner_references or [])]
+        owners = [o.uid for o in ((current.metadata and current.metadata.owner_references) or [])]
         if owners and ref.uid not in owners:
             raise TerminalError(f"ConfigMap {config_map} belongs to another object; choose another outputs.configMapName",
                                 reason="OutputsConflict")
@@ -82,7 +82,7 @@ class KubeCluster:
     def delete_outputs(self, ref: ObjectRef, config_map: str) -> None:
         try:
             current = self._core().read_namespaced_config_map(config_map, ref.namespace)
-            if any(o.uid == ref.uid for o in (current.metadata.owner_references or [])):
+            if any(o.uid == ref.uid for o in ((current.metadata and current.metadata.owner_references) or [])):
                 self._core().delete_namespaced_config_map(config_map, ref.namespace)
         except ApiException as exc:
             if exc.status != 404:

@@ -53,5 +53,8 @@ def canon(value: Any) -> str:
 def compare(field: str, desired: Any, actual: Any) -> list[Diff]:
     if canon(desired) == canon(actual):
         return []
-    show = (lambda v: v if isinstance(v, (str, bool, int)) or v is None else canon(v))
-    return [Diff(field, show(desired), show(actual))]
+    return [Diff(field, _show(desired), _show(actual))]
+
+
+def _show(v: Any) -> Any:
+    return v if isinstance(v, (str, bool, int)) or v is None else canon(v)

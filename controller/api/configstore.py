@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .common import K8S_NAME_PATTERN, CommonSpec, CommonStatus, Model
 
@@ -38,6 +38,12 @@ class Parameter(Model):
             "message": "set exactly one of value or secretKeyRef",
         }
     ]
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Parameter:
+        if (self.value is None) == (self.secret_key_ref is None):
+            raise ValueError("set exactly one of value or secretKeyRef")
+        return self
 
 
 class ConfigStoreSpec(CommonSpec):

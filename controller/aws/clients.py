@@ -59,7 +59,7 @@ def client(service: str, region: str) -> Any:
         if c is None:
             if _session is None:
                 _session = boto3.session.Session()
-            c = _session.client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+            c = _session.client(service, region_name=region, config=_CONFIG)
             c.meta.events.register("after-call", _on_after_call)
             c.meta.events.register("after-call-error", _on_exception)
             _clients[key] = c

@@ -6,7 +6,8 @@ decided differently by each kind (ACK's lesson).
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from ..errors import RecoverableError, StackeryError, TerminalError
 from .clients import _THROTTLE_CODES

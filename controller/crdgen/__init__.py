@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from .. import GROUP, VERSION
 from ..registry import KINDS, KindInfo
 
+
 def _resolve(node: Any, defs: dict[str, Any]) -> Any:
     if isinstance(node, dict):
         if "$ref" in node:

@@ -1,0 +1,38 @@
+"""Shared helpers for adapter tests: build requests, count AWS calls through the real instrumentation."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from controller import metrics
+from controller.core.adapter import ObjectRef, Request
+
+READ_PREFIXES = ("Get", "List", "Head", "Describe")
+
+
+def request(spec_model: Any, spec: dict[str, Any], *, name: str = "data", uid: str = "uid-1",
+            external: str | None = None, adapter: Any = None, inputs: dict[str, str] | None = None,
+            adopt: bool = False, kind: str = "StackeryObjectStore") -> Request[Any]:
+    ref = ObjectRef(kind=kind, namespace="team-a", name=name, uid=uid)
+    parsed = spec_model.model_validate(spec)
+    ext = external or adapter.external_name(ref, parsed)
+    return Request(ref=ref, spec=parsed, region="us-east-1", external_name=ext, inputs=inputs or {}, adopt=adopt)
+
+
+def api_calls() -> Counter[str]:
+    """Operation -> count, from stackery_aws_api_calls_total (the same counter /metrics exports)."""
+    out: Counter[str] = Counter()
+    for metric in metrics.AWS_API_CALLS.collect():
+        for s in metric.samples:
+            if s.name.endswith("_total"):
+                out[s.labels["operation"]] += int(s.value)
+    return out
+
+
+def delta(before: Counter[str], after: Counter[str]) -> Counter[str]:
+    return Counter({k: after[k] - before[k] for k in after if after[k] - before[k]})
+
+
+def writes(calls: Counter[str]) -> Counter[str]:
+    return Counter({k: v for k, v in calls.items() if not k.startswith(READ_PREFIXES)})

@@ -1,0 +1,315 @@
+"""The generic reconciler against a fake adapter: every path of the state machine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from controller.core.adapter import DeleteResult
+from controller.core.reconciler import EXTERNAL_NAME_ANNOTATION, Result
+from controller.errors import BlockedError
+
+from .fakes import REF, FakeAdapter, Obj, make
+
+OTHER_TAGS = {"stackery.io/uid": "someone-else", "stackery.io/name": "other", "stackery.io/namespace": "ns",
+              "stackery.io/kind": "Widget"}
+
+
+def run(rec: Any, obj: Obj) -> Result:
+    result = rec.reconcile(obj.managed())
+    obj.status = {**obj.status, **result.status}
+    return result
+
+
+def client_error(code: str, status: int = 400, op: str = "PutThing") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"{code} happened"},
+                        "ResponseMetadata": {"HTTPStatusCode": status}}, op)
+
+
+def test_create_then_ready() -> None:
+    rec, adapter, cluster, _ = make()
+    obj = Obj(spec={"size": 3, "outputs": {"configMapName": "out"}})
+    result = run(rec, obj)
+    assert adapter.writes == ["create", "update"]  # create, then the spec's settings
+    assert adapter.cloud["widget-ns-w"]["size"] == 3
+    assert obj.summary() == ("True", "True", "False", "False")
+    assert obj.status["observedGeneration"] == 1
+    assert obj.status["externalName"] == "widget-ns-w"
+    assert cluster.outputs["out"] == {"WIDGET_NAME": "widget-ns-w"}
+    assert [e.reason for e in result.events] == ["Available"]
+    assert result.requeue_after is not None and 270 <= result.requeue_after <= 330  # resync with jitter
+
+
+def test_in_sync_resync_makes_no_writes_and_no_events() -> None:
+    rec, adapter, _, _ = make()
+    obj = Obj(spec={"size": 3})
+    run(rec, obj)
+    adapter.calls.clear()
+    result = run(rec, obj)
+    assert adapter.writes == []
+    assert result.events == []
+    assert obj.summary() == ("True", "True", "False", "False")
+
+
+def test_spec_change_is_applied_even_with_drift_policy_report() -> None:
+    rec, adapter, _, _ = make()
+    obj = Obj(spec={"size": 3, "driftPolicy": "Report"})
+    run(rec, obj)
+    obj.edit(size=5)
+    run(rec, obj)
+    assert adapter.cloud["widget-ns-w"]["size"] == 5
+    assert obj.status["observedGeneration"] == 2
+    assert obj.status["drift"] == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "expect_size", "expect_summary", "expect_drift", "event"),
+    [
+        ("Correct", 3, ("True", "True", "False", "False"), [], "DriftCorrected"),
+        ("Report", 9, ("True", "False", "False", "False"), [{"field": "size", "desired": "3", "actual": "9"}], "DriftDetected"),
+    ],
+)
+def test_drift(policy: str, expect_size: int, expect_summary: tuple[str, ...], expect_drift: list[dict[str, str]], event: str) -> None:
+    rec, adapter, _, clock = make()
+    obj = Obj(spec={"size": 3, "driftPolicy": policy})
+    run(rec, obj)
+    adapter.cloud["widget-ns-w"]["size"] = 9  # changed behind the operator's back
+    clock.advance(400)
+    result = run(rec, obj)
+    assert adapter.cloud["widget-ns-w"]["size"] == expect_size
+    assert obj.summary() == expect_summary
+    assert [{k: d[k] for k in ("field", "desired", "actual")} for d in obj.status["drift"]] == expect_drift
+    assert event in [e.reason for e in result.events]
+    if policy == "Report":
+        assert obj.cond("Synced")["reason"] == "DriftDetected"
+        # reported again next time, but the Event is not repeated and detectedAt is kept
+        first = obj.status["drift"][0]["detectedAt"]
+        clock.advance(400)
+        again = run(rec, obj)
+        assert again.events == []
+        assert obj.status["drift"][0]["detectedAt"] == first
+
+
+def test_observe_only_never_writes() -> None:
+    rec, adapter, _, _ = make()
+    obj = Obj(spec={"managementPolicy": "ObserveOnly", "size": 3})
+    run(rec, obj)
+    assert adapter.writes == []
+    assert obj.cond("Ready")["reason"] == "NotFound"
+    # an existing (even untagged) resource is observed and its drift reported, never changed
+    adapter.cloud["widget-ns-w"] = {"tags": {}, "size": 7, "color": "blue"}
+    obj.edit(size=3)
+    run(rec, obj)
+    assert adapter.writes == []
+    assert obj.summary() == ("True", "False", "False", "False")
+    assert {d["field"] for d in obj.status["drift"]} == {"size", "tags"}
+
+
+def test_invalid_spec_is_stalled_without_aws_calls() -> None:
+    rec, adapter, _, _ = make()
+    obj = Obj(spec={"size": 99})
+    result = run(rec, obj)
+    assert adapter.calls == []
+    assert obj.summary() == ("False", "False", "False", "True")
+    assert "spec.size" in obj.cond("Stalled")["message"]
+    assert result.events[0].type == "Warning"
+
+
+@pytest.mark.parametrize(
+    ("exc", "stalled", "reason"),
+    [
+        (client_error("AccessDenied", 403), True, "AccessDenied"),
+        (client_error("LimitExceededException"), True, "LimitExceeded"),
+        (client_error("InvalidParameterValue"), True, "AWSRejected"),
+        (client_error("ThrottlingException"), False, "Throttled"),
+        (client_error("InternalError", 500), False, "AWSUnavailable"),
+        (ConnectionResetError("reset"), False, "AWSUnavailable"),
+    ],
+)
+def test_error_classification(exc: BaseException, stalled: bool, reason: str) -> None:
+    rec, adapter, _, _ = make(FakeAdapter(fail={"create": exc}))
+    obj = Obj(spec={"size": 3})
+    result = run(rec, obj)
+    assert obj.cond("Synced")["reason"] == reason
+    if stalled:
+        assert obj.summary() == ("False", "False", "False", "True")
+        assert reason in obj.cond("Stalled")["reason"]
+        assert result.requeue_after == 300  # no hot loop: re-checked at the resync interval
+        assert obj.status.get("failures") is None
+    else:
+        assert obj.summary() == ("False", "False", "True", "False")
+        assert result.requeue_after == 2
+        second = run(rec, obj)
+        assert second.requeue_after == 4  # exponential backoff
+        assert obj.status["failures"] == 2
+
+
+def test_backoff_is_capped() -> None:
+    rec, _, _, _ = make(FakeAdapter(fail={"create": client_error("ThrottlingException")}))
+    obj = Obj()
+    delays = [run(rec, obj).requeue_after for _ in range(12)]
+    assert delays[-1] == 300
+    assert delays == sorted(delays)
+
+
+def test_ready_stays_true_on_transient_error_after_ready() -> None:
+    rec, adapter, _, clock = make()
+    obj = Obj(spec={"size": 3})
+    run(rec, obj)
+    adapter.fail["observe"] = client_error("ServiceUnavailable", 503)
+    clock.advance(400)
+    run(rec, obj)
+    assert obj.summary() == ("True", "False", "True", "False")
+
+
+@pytest.mark.parametrize("annotate", [False, True])
+def test_ownership(annotate: bool) -> None:
+    rec, adapter, _, _ = make()
+    adapter.cloud["widget-ns-w"] = {"tags": dict(OTHER_TAGS), "size": 1, "color": "blue"}
+    obj = Obj(spec={"size": 3}, annotations={EXTERNAL_NAME_ANNOTATION: "widget-ns-w"} if annotate else {})
+    run(rec, obj)
+    assert adapter.writes == []
+    assert obj.summary() == ("False", "False", "False", "True")
+    assert obj.cond("Stalled")["reason"] == "OwnershipConflict"
+    assert "someone-else" in obj.cond("Stalled")["message"]
+
+
+def test_untagged_resource_needs_explicit_adoption() -> None:
+    rec, adapter, _, _ = make()
+    adapter.cloud["legacy"] = {"tags": {"team": "x"}, "size": 1, "color": "blue"}
+    obj = Obj(spec={"size": 3}, annotations={})
+    obj.ref = REF
+    # not named: the deterministic name is free, so a new one is created; the legacy one untouched
+    run(rec, obj)
+    assert adapter.cloud["legacy"]["size"] == 1
+    # a resource squatting on the deterministic name without tags is refused ...
+    adapter2 = FakeAdapter(cloud={"widget-ns-w": {"tags": {}, "size": 1, "color": "blue"}})
+    rec2, _, _, _ = make(adapter2)
+    obj2 = Obj(spec={"size": 3})
+    run(rec2, obj2)
+    assert adapter2.writes == []
+    assert EXTERNAL_NAME_ANNOTATION in obj2.cond("Stalled")["message"]
+    # ... until the user adopts it explicitly; then it is tagged and updated
+    obj2.annotations[EXTERNAL_NAME_ANNOTATION] = "widget-ns-w"
+    obj2.generation += 1
+    run(rec2, obj2)
+    assert adapter2.cloud["widget-ns-w"]["tags"]["stackery.io/uid"] == "uid-1"
+    assert adapter2.cloud["widget-ns-w"]["size"] == 3
+    assert obj2.summary()[0] == "True"
+
+
+def test_crash_between_create_and_status_write_does_not_duplicate() -> None:
+    rec, adapter, _, _ = make()
+    obj = Obj(spec={"size": 3})
+    rec.reconcile(obj.managed())  # AWS was written, but the status patch is lost (crash)
+    assert obj.status == {}
+    adapter.calls.clear()
+    run(rec, obj)  # restart: same empty status
+    assert "create" not in adapter.calls
+    assert list(adapter.cloud) == ["widget-ns-w"]
+    assert obj.summary()[0] == "True"
+
+
+def test_waiting_for_secret_reference_then_proceeds() -> None:
+    rec, adapter, cluster, _ = make()
+    obj = Obj(spec={"secret": "db"})
+    result = run(rec, obj)
+    assert adapter.calls == []
+    assert obj.cond("Ready")["reason"] == "WaitingForReference"
+    assert obj.summary() == ("False", "False", "True", "False")
+    assert result.requeue_after == 10
+    cluster.secrets[("ns", "db", "key")] = "s3cr3t"
+    run(rec, obj)
+    assert obj.summary()[0] == "True"
+
+
+def test_is_due() -> None:
+    rec, _, _, clock = make()
+    obj = Obj(spec={"size": 3})
+    assert rec.is_due(obj.managed())
+    run(rec, obj)
+    assert not rec.is_due(obj.managed())
+    clock.advance(331)
+    assert rec.is_due(obj.managed())
+    clock.advance(-331)
+    obj.edit(size=4)
+    assert rec.is_due(obj.managed())
+
+
+def test_condition_transition_time_moves_only_on_status_change() -> None:
+    rec, adapter, _, clock = make()
+    obj = Obj(spec={"size": 3})
+    run(rec, obj)
+    t0 = obj.cond("Ready")["lastTransitionTime"]
+    clock.advance(400)
+    run(rec, obj)
+    assert obj.cond("Ready")["lastTransitionTime"] == t0
+    adapter.fail["observe"] = client_error("AccessDenied", 403)
+    clock.advance(400)
+    run(rec, obj)
+    assert obj.cond("Ready")["lastTransitionTime"] != t0
+
+
+# ------------------------------------------------------------------ finalize
+def test_finalize_deletes() -> None:
+    rec, adapter, cluster, _ = make()
+    obj = Obj(spec={"size": 3, "outputs": {"configMapName": "out"}})
+    run(rec, obj)
+    result = rec.finalize(obj.managed())
+    assert result.done
+    assert adapter.cloud == {}
+    assert "out" not in cluster.outputs
+
+
+def test_finalize_retain_keeps_resource() -> None:
+    rec, adapter, _, _ = make()
+    obj = Obj(spec={"size": 3, "deletionPolicy": "Retain"})
+    run(rec, obj)
+    result = rec.finalize(obj.managed())
+    assert result.done and "delete" not in adapter.calls
+    assert "widget-ns-w" in adapter.cloud
+    assert result.events[0].reason == "Retained"
+
+
+def test_finalize_never_deletes_what_it_does_not_own() -> None:
+    rec, adapter, _, _ = make()
+    adapter.cloud["widget-ns-w"] = {"tags": dict(OTHER_TAGS), "size": 1, "color": "blue"}
+    result = rec.finalize(Obj(spec={}).managed())
+    assert result.done and "delete" not in adapter.calls
+    assert result.events[0].reason == "NotOwned"
+
+
+def test_finalize_blocked_keeps_finalizer_and_says_why() -> None:
+    rec, adapter, _, _ = make()
+    obj = Obj(spec={"size": 3})
+    run(rec, obj)
+    adapter.fail["delete"] = BlockedError("bucket is not empty; set forceDelete", reason="BucketNotEmpty")
+    result = rec.finalize(obj.managed())
+    assert not result.done
+    assert "widget-ns-w" in adapter.cloud
+    stalled = next(c for c in result.status["conditions"] if c["type"] == "Stalled")
+    assert stalled["status"] == "True" and stalled["reason"] == "BucketNotEmpty"
+    assert result.requeue_after == 60
+
+
+def test_finalize_in_progress_and_transient_error_retry() -> None:
+    rec, adapter, _, _ = make(FakeAdapter(delete_result=DeleteResult(done=False, message="disabling")))
+    obj = Obj(spec={"size": 3})
+    run(rec, obj)
+    result = rec.finalize(obj.managed())
+    assert not result.done and result.requeue_after == 10
+    adapter.fail["delete"] = client_error("ThrottlingException")
+    result = rec.finalize(obj.managed())
+    assert not result.done and result.requeue_after == 2
+
+
+def test_finalize_does_not_need_secret_values() -> None:
+    rec, adapter, cluster, _ = make()
+    cluster.secrets[("ns", "db", "key")] = "v"
+    obj = Obj(spec={"secret": "db"})
+    run(rec, obj)
+    cluster.secrets.clear()  # the Secret was deleted first (kubectl delete -f dir/)
+    assert rec.finalize(obj.managed()).done
+    assert adapter.cloud == {}
