@@ -57,7 +57,3 @@ class BlockedError(StackeryError):
     """
 
     reason = "Blocked"
-
-    def __init__(self, message: str, *, reason: str | None = None, retry_after: float = 60.0) -> None:
-        super().__init__(message, reason=reason)
-        self.retry_after = retry_after

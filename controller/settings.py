@@ -26,6 +26,8 @@ class Settings:
     """How often each object's timer wakes to see whether a check is due (no AWS call unless due)."""
     wait_seconds: float = field(default_factory=lambda: float(_env("STACKERY_WAIT_SECONDS", "10")))
     """Re-check delay while waiting on AWS or on a reference."""
+    blocked_seconds: float = field(default_factory=lambda: float(_env("STACKERY_BLOCKED_SECONDS", "60")))
+    """Re-check delay while an action waits for a person (e.g. deleting a non-empty bucket)."""
     backoff_base_seconds: float = field(default_factory=lambda: float(_env("STACKERY_BACKOFF_BASE_SECONDS", "2")))
     """First retry delay after a transient error; doubles per consecutive failure."""
     backoff_max_seconds: float = field(default_factory=lambda: float(_env("STACKERY_BACKOFF_MAX_SECONDS", "300")))

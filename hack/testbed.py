@@ -223,7 +223,7 @@ class TestBed:
             "KUBECONFIG": str(self.kubeconfig("operator")),
             "STACKERY_METRICS_PORT": str(self.metrics_port),
             "STACKERY_PROBE_PORT": str(free_port()),
-            "STACKERY_TICK_SECONDS": "1", "STACKERY_RESYNC_SECONDS": "5", "STACKERY_WAIT_SECONDS": "2",
+            "STACKERY_TICK_SECONDS": "1", "STACKERY_RESYNC_SECONDS": "5", "STACKERY_WAIT_SECONDS": "2", "STACKERY_BLOCKED_SECONDS": "3",
             "STACKERY_BACKOFF_BASE_SECONDS": "1", "PYTHONUNBUFFERED": "1",
             **self.env_extra, **settings,
         }

@@ -253,6 +253,14 @@ class ObjectStoreAdapter:
                     reason="BucketNotEmpty",
                 )
         else:
+            # The bucket is going away: drop our own policy statements first (other parties' stay), so
+            # our TLS-only Deny cannot get in the way of emptying it (moto ignores its Condition).
+            remaining = merged_policy(obs.state.get("policy"), [])
+            if our_statements(obs.state.get("policy")):
+                if remaining is None:
+                    s3.delete_bucket_policy(Bucket=bucket)
+                else:
+                    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(remaining))
             removed = self._empty(s3, bucket)
             if removed is None:
                 return DeleteResult(done=False, message=f"emptying bucket {bucket} (forceDelete)")
@@ -276,6 +284,13 @@ class ObjectStoreAdapter:
                     for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
             if not keys:
                 return total
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            result = s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            errors = result.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise BlockedError(
+                    f"forceDelete could not delete {len(errors)} object(s) from {bucket}, e.g. {first.get('Key')}: "
+                    f"{first.get('Code')}: {first.get('Message')}. Fix the bucket policy or permissions, or set "
+                    "spec.deletionPolicy: Retain.", reason="BucketNotEmpty")
             total += len(keys)
         return None

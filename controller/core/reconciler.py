@@ -254,7 +254,7 @@ class Reconciler(Generic[SpecT]):
         if isinstance(err, WaitingError):
             return _Outcome("waiting", err.reason, err.message, retry_after=err.retry_after)
         if isinstance(err, BlockedError):
-            return _Outcome("blocked", err.reason, err.message, retry_after=err.retry_after)
+            return _Outcome("blocked", err.reason, err.message, retry_after=self.settings.blocked_seconds)
         if isinstance(err, TerminalError):
             log.warning("%s stalled: %s", obj.ref, err.message)
             return _Outcome("stalled", err.reason, err.message)

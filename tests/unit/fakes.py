@@ -118,7 +118,7 @@ def make(adapter: FakeAdapter | None = None, cluster: FakeCluster | None = None)
     adapter = adapter or FakeAdapter()
     cluster = cluster or FakeCluster()
     clock = Clock()
-    settings = Settings(region="us-east-1", resync_seconds=300, resync_jitter=0.1, tick_seconds=10, wait_seconds=10,
+    settings = Settings(region="us-east-1", resync_seconds=300, resync_jitter=0.1, tick_seconds=10, wait_seconds=10, blocked_seconds=60,
                         backoff_base_seconds=2, backoff_max_seconds=300, metrics_port=0, namespaces=(), workers=2)
     rec = Reconciler(kind="Widget", spec_model=WidgetSpec, adapter=adapter, cluster=cluster, settings=settings,
                      classify=classify, clock=clock)

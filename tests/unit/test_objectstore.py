@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from controller.adapters.objectstore import SID_TLS, ObjectStoreAdapter, merged_policy
+from controller.adapters.objectstore import SID_TLS, ObjectStoreAdapter, merged_policy, our_statements
 from controller.api.objectstore import ObjectStoreSpec
 from controller.aws.errors import classify
 from controller.core.adapter import ObjectRef
@@ -155,7 +155,7 @@ def test_drift_detected_and_corrected(aws: None, mutate: Any, field: str) -> Non
 
 
 def reconciler() -> Reconciler[ObjectStoreSpec]:
-    settings = Settings(region="us-east-1", resync_seconds=300, resync_jitter=0.1, tick_seconds=10, wait_seconds=10,
+    settings = Settings(region="us-east-1", resync_seconds=300, resync_jitter=0.1, tick_seconds=10, wait_seconds=10, blocked_seconds=60,
                         backoff_base_seconds=2, backoff_max_seconds=300, metrics_port=0, namespaces=(), workers=2)
     return Reconciler(kind="StackeryObjectStore", spec_model=ObjectStoreSpec, adapter=A, cluster=FakeCluster(),
                       settings=settings, classify=classify)
@@ -201,6 +201,8 @@ def test_force_delete_empties_every_version(aws: None) -> None:
         put_object(b, "k", str(i).encode())
     s3().delete_bucket_policy(Bucket=b)
     s3().delete_object(Bucket=b, Key="k")
+    ensure(r)  # TLS-only statement back in place: forceDelete must cope with it
+    assert our_statements(A.observe(r).state["policy"])
     assert A.delete(r, A.observe(r)).done
     assert not A.observe(r).exists
 
