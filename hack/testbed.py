@@ -204,8 +204,8 @@ class TestBed:
 
     # -------------------------------------------------------------- operator
     def install_crds_and_rbac(self) -> None:
-        self.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
-        for crd in sorted((ROOT / "crds").glob("*.yaml")):
+        self.kubectl("apply", "--server-side", "-k", str(ROOT / "crds"))
+        for crd in sorted((ROOT / "crds").glob("stackery.io_*.yaml")):
             name = crd.name.split("_", 1)[1].removesuffix(".yaml") + ".stackery.io"
             self.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
         self.kubectl("create", "namespace", OPERATOR_NS, check=False)

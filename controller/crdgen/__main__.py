@@ -26,9 +26,13 @@ def main() -> int:
     args = ap.parse_args()
     root = Path(__file__).resolve().parents[2]
     outs = [Path(o) for o in args.out] if args.out else [root / "crds", root / "charts/stackery-operator/crds"]
-    docs = {name: render(doc) for name, doc in all_crds().items()}
+    crds = {name: render(doc) for name, doc in all_crds().items()}
     stale = False
     for out in outs:
+        docs = dict(crds)
+        if out.resolve() == (root / "crds").resolve():  # kustomize entry for deploy/base (not in the chart)
+            docs["kustomization.yaml"] = HEADER + yaml.safe_dump(
+                {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": sorted(crds)})
         present = {p.name for p in out.glob("*.yaml")} if out.exists() else set()
         for name, text in docs.items():
             path = out / name
