@@ -1,0 +1,140 @@
+"""`make bench`: N StackeryObjectStores + N StackeryConfigStores applied at once on the local control
+plane + moto server. Reports time until all are Ready, the operator's peak RSS, AWS calls per
+resource at create and per drift check, as a table and JSON (bench/results/). No assertions: figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import testbed
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICE_OF = {"StackeryObjectStore": "s3", "StackeryConfigStore": "ssm"}
+
+
+def manifests(n: int) -> str:
+    items: list[dict[str, Any]] = []
+    for i in range(n):
+        items.append({"apiVersion": "stackery.io/v1alpha1", "kind": "StackeryObjectStore",
+                      "metadata": {"name": f"bench-{i:04d}", "namespace": "default"},
+                      "spec": {"versioning": True, "tags": {"bench": "yes"}}})
+        items.append({"apiVersion": "stackery.io/v1alpha1", "kind": "StackeryConfigStore",
+                      "metadata": {"name": f"bench-{i:04d}", "namespace": "default"},
+                      "spec": {"parameters": {"LOG_LEVEL": {"value": "info"}, "FEATURE": {"value": "on"}}}})
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def api_calls(bed: testbed.TestBed) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for m in re.finditer(r'^stackery_aws_api_calls_total\{([^}]*)\} (\S+)$', bed.metrics(), re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        out[labels["service"]] = out.get(labels["service"], 0) + float(m.group(2))
+    return out
+
+
+def states(bed: testbed.TestBed) -> list[dict[str, Any]]:
+    return json.loads(bed.kubectl("get", "stackery", "-o", "json", timeout=300).stdout)["items"]  # type: ignore[no-any-return]
+
+
+def count_ready(items: list[dict[str, Any]], since: str | None = None) -> int:
+    n = 0
+    for it in items:
+        st = it.get("status", {})
+        if since is not None and (st.get("lastSyncTime") or "") < since:
+            continue
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions", [])):
+            n += 1
+    return n
+
+
+def rss_peak_mib(bed: testbed.TestBed) -> float:
+    pid = next(p.pid for name, p in bed.procs.procs if name == "operator")
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(bed: testbed.TestBed) -> float:
+    pid = next(p.pid for name, p in bed.procs.procs if name == "operator")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    import os
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(n: int, timeout: float) -> dict[str, Any]:
+    total = 2 * n
+    with testbed.running(STACKERY_RESYNC_SECONDS="3600", STACKERY_TICK_SECONDS="10", STACKERY_LOG_LEVEL="WARNING") as bed:
+        idle_rss = rss_peak_mib(bed)
+        t0 = time.monotonic()
+        bed.kubectl("create", "-f", "-", input=manifests(n), timeout=600)
+        applied = time.monotonic() - t0
+        ready = 0
+        while time.monotonic() - t0 < timeout:
+            ready = count_ready(states(bed))
+            if ready >= total:
+                break
+            time.sleep(2)
+        t_ready = time.monotonic() - t0
+        create_calls = api_calls(bed)
+        cpu_create = cpu_seconds(bed)
+        # one drift check of every object: an annotation change makes each reconcile once (observe only)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        time.sleep(1.1)
+        t1 = time.monotonic()
+        bed.kubectl("annotate", "stackeryobjectstores,stackeryconfigstores", "--all", "bench/poke=1", "--overwrite", timeout=600)
+        checked = 0
+        while time.monotonic() - t1 < timeout:
+            checked = count_ready(states(bed), since=stamp)
+            if checked >= total:
+                break
+            time.sleep(2)
+        t_check = time.monotonic() - t1
+        after = api_calls(bed)
+        # steady state: timers only (nothing due), CPU over 20 s
+        c0 = cpu_seconds(bed)
+        time.sleep(20)
+        idle_cpu = (cpu_seconds(bed) - c0) / 20
+        return {
+            "n_per_kind": n, "objects": total, "ready": ready, "apply_seconds": round(applied, 1),
+            "seconds_to_all_ready": round(t_ready, 1),
+            "drift_check_pass_seconds": round(t_check, 1), "drift_checked": checked,
+            "rss_idle_mib": round(idle_rss, 1), "rss_peak_mib": round(rss_peak_mib(bed), 1),
+            "cpu_seconds_create": round(cpu_create, 1), "cpu_cores_steady": round(idle_cpu, 3),
+            "aws_calls_per_objectstore_create": round(create_calls.get("s3", 0) / n, 2),
+            "aws_calls_per_configstore_create": round(create_calls.get("ssm", 0) / n, 2),
+            "aws_calls_per_objectstore_check": round((after.get("s3", 0) - create_calls.get("s3", 0)) / n, 2),
+            "aws_calls_per_configstore_check": round((after.get("ssm", 0) - create_calls.get("ssm", 0)) / n, 2),
+        }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", nargs="+", type=int, default=[100, 500, 1000])
+    ap.add_argument("--timeout", type=float, default=1800)
+    args = ap.parse_args()
+    results = []
+    for n in args.n:
+        testbed.log(f"bench: N={n} per kind")
+        results.append(run(n, args.timeout))
+        print(json.dumps(results[-1]), flush=True)
+    cols = list(results[0])
+    print("\n| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in results:
+        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+    out = ROOT / "bench/results"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=1))
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
