@@ -51,6 +51,16 @@ class KubeCluster:
             return None
         return base64.b64decode(raw).decode()
 
+    def read_node(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        try:
+            obj = k8s.CustomObjectsApi(self._core().api_client).get_namespaced_custom_object(
+                GROUP, VERSION, namespace, kind.lower() + "s", name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return obj  # type: ignore[return-value]
+
     def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:
         api = self._core()
         body: dict[str, Any] = {

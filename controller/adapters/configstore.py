@@ -14,7 +14,7 @@ from typing import Any
 
 from ..api.configstore import ConfigStoreSpec, Parameter
 from ..aws.clients import client, error_code
-from ..core.adapter import DeleteResult, Diff, ObjectRef, Observation, Request
+from ..core.adapter import Reference, SecretKey, DeleteResult, Diff, ObjectRef, Observation, Request
 from .common import owner_of, tag_dict, tag_list
 
 Req = Request[ConfigStoreSpec]
@@ -37,9 +37,10 @@ class ConfigStoreAdapter:
     def external_name(self, ref: ObjectRef, spec: ConfigStoreSpec) -> str:
         return spec.path or default_path(ref)
 
-    def references(self, spec: ConfigStoreSpec) -> list[tuple[str, str]]:
-        return sorted({(p.secret_key_ref.name, p.secret_key_ref.key)
+    def references(self, spec: ConfigStoreSpec) -> list[Reference]:
+        keys = sorted({(p.secret_key_ref.name, p.secret_key_ref.key)
                        for p in spec.parameters.values() if p.secret_key_ref is not None})
+        return [SecretKey(name, key) for name, key in keys]
 
     def _read(self, req: Req) -> dict[str, dict[str, Any]]:
         ssm = client("ssm", req.region)

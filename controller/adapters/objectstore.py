@@ -16,7 +16,7 @@ from typing import Any
 
 from ..api.objectstore import ObjectStoreSpec
 from ..aws.clients import client, error_code
-from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Request
+from ..core.adapter import Reference, NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Request
 from ..errors import BlockedError, TerminalError
 from .common import compare, dns_name, owner_of, tag_dict, tag_list
 
@@ -112,7 +112,7 @@ class ObjectStoreAdapter:
     def external_name(self, ref: ObjectRef, spec: ObjectStoreSpec) -> str:
         return spec.bucket_name or dns_name("stackery", ref, max_len=63)
 
-    def references(self, spec: ObjectStoreSpec) -> list[tuple[str, str]]:
+    def references(self, spec: ObjectStoreSpec) -> list[Reference]:
         return []
 
     def _get(self, s3: Any, op: str, bucket: str, *missing: str) -> Any:

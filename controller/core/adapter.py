@@ -38,6 +38,25 @@ class ObjectRef:
 
 
 @dataclass(frozen=True)
+class SecretKey:
+    """A key of a Secret in the object's namespace whose value the adapter needs."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """Another Stackery object in the same namespace that must exist and be Ready first (a wire)."""
+
+    kind: str
+    name: str
+
+
+Reference = SecretKey | NodeRef
+
+
+@dataclass(frozen=True)
 class Diff:
     """One managed field where AWS differs from the desired state."""
 
@@ -57,7 +76,9 @@ class Request(Generic[SpecT]):
     adopt: bool = False
     """True when the user named an existing resource (stackery.io/external-name) to take over."""
     inputs: Mapping[str, str] = field(default_factory=dict)
-    """Resolved references (e.g. Secret values); adapters never talk to Kubernetes themselves."""
+    """Resolved Secret values by "secret/key"; adapters never talk to Kubernetes themselves."""
+    nodes: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+    """Status of each referenced Ready node by (kind, name)."""
     status: Mapping[str, Any] = field(default_factory=dict)
     """Status from the last reconcile (identifiers an adapter recorded)."""
 
@@ -92,6 +113,8 @@ class Observation:
 class DeleteResult:
     done: bool
     message: str = ""
+    notes: tuple[tuple[str, str], ...] = ()
+    """(reason, message) pairs worth an Event, e.g. ("BackupTaken", arn)."""
 
 
 NOT_FOUND = Observation(exists=False)
@@ -104,8 +127,8 @@ class Adapter(Protocol[SpecT]):
         """Deterministic name of the main AWS resource (so a retried create finds what it made)."""
         ...
 
-    def references(self, spec: SpecT) -> list[tuple[str, str]]:
-        """Secrets this spec needs resolved, as (secretName, key) pairs."""
+    def references(self, spec: SpecT) -> list[Reference]:
+        """Secret keys and other nodes this spec needs resolved before observe."""
         ...
 
     def observe(self, req: Request[SpecT]) -> Observation: ...

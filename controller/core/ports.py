@@ -6,7 +6,7 @@ Why: the core stays free of API clients, so unit tests drive it with plain fakes
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from .adapter import ObjectRef
 
@@ -14,6 +14,10 @@ from .adapter import ObjectRef
 class Cluster(Protocol):
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
         """The decoded value, or None when the Secret or key does not exist."""
+        ...
+
+    def read_node(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The whole object (metadata, spec, status) of a Stackery kind, or None when absent."""
         ...
 
     def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:

@@ -30,7 +30,7 @@ from ..errors import (
 )
 from ..settings import Settings
 from . import conditions
-from .adapter import Adapter, Diff, ObjectRef, Observation, Request, SpecT
+from .adapter import Adapter, Diff, ObjectRef, Observation, Request, SecretKey, SpecT
 from .conditions import Phase
 from .ports import Cluster
 
@@ -167,13 +167,26 @@ class Reconciler(Generic[SpecT]):
         adopt_name = obj.annotations.get(EXTERNAL_NAME_ANNOTATION)
         external = adopt_name or self.adapter.external_name(obj.ref, spec)
         inputs: dict[str, str] = {}
+        nodes: dict[tuple[str, str], Mapping[str, Any]] = {}
         missing: list[str] = []
-        for secret, key in self.adapter.references(spec):
-            value = self.cluster.read_secret_key(obj.ref.namespace, secret, key)
-            if value is None:
-                missing.append(f"Secret {secret} key {key}")
-            else:
-                inputs[f"{secret}/{key}"] = value
+        for ref in self.adapter.references(spec):
+            if isinstance(ref, SecretKey):
+                value = self.cluster.read_secret_key(obj.ref.namespace, ref.name, ref.key)
+                if value is None:
+                    missing.append(f"Secret {ref.name} key {ref.key}")
+                else:
+                    inputs[f"{ref.name}/{ref.key}"] = value
+                continue
+            node = self.cluster.read_node(ref.kind, obj.ref.namespace, ref.name)
+            if node is None:
+                missing.append(f"{ref.kind} {ref.name} (not found)")
+                continue
+            status = node.get("status") or {}
+            fresh = status.get("observedGeneration") == (node.get("metadata") or {}).get("generation")
+            if not (fresh and conditions.is_true(status.get("conditions") or [], conditions.READY)):
+                missing.append(f"{ref.kind} {ref.name} (not Ready)")
+                continue
+            nodes[(ref.kind, ref.name)] = status
         if missing and need_inputs:
             raise WaitingError(
                 f"waiting for {', '.join(missing)} in namespace {obj.ref.namespace}",
@@ -183,7 +196,7 @@ class Reconciler(Generic[SpecT]):
         region = getattr(spec, "region", None) or self.settings.region
         return Request(
             ref=obj.ref, spec=spec, region=region, external_name=external,
-            adopt=bool(adopt_name), inputs=inputs, status=obj.status,
+            adopt=bool(adopt_name), inputs=inputs, nodes=nodes, status=obj.status,
         )
 
     def _check_owner(self, req: Request[SpecT], obs: Observation, *, observe_only: bool) -> None:
@@ -340,6 +353,7 @@ class Reconciler(Generic[SpecT]):
             return self._released(obj, Event("Warning", "InvalidSpec", f"{exc.message}; AWS resources, if any, were left in place"))
         if spec.deletion_policy == "Retain" or spec.management_policy == "ObserveOnly":  # type: ignore[attr-defined]
             return self._released(obj, Event("Normal", "Retained", "deletionPolicy Retain (or ObserveOnly): AWS resources left in place"))
+        notes: list[Event] = []
         try:
             req = self._request(obj, spec, need_inputs=False)  # deleting needs no Secret values
             obs = self.adapter.observe(req)
@@ -349,18 +363,20 @@ class Reconciler(Generic[SpecT]):
                 return self._released(obj, Event("Warning", "NotOwned",
                                                   f"{req.external_name} is not owned by this object; left in place"))
             res = self.adapter.delete(req, obs)
+            notes = [Event("Normal", reason, message) for reason, message in res.notes]
             if res.done:
-                return self._released(obj, Event("Normal", "Deleted", f"deleted {req.external_name}"))
+                return self._released(obj, *notes, Event("Normal", "Deleted", f"deleted {req.external_name}"))
             outcome = _Outcome("deleting", "Deleting", res.message or "deleting", retry_after=self.settings.wait_seconds)
         except BaseException as exc:  # noqa: BLE001
             outcome = self._from_error(obj, exc)
         result = self._result(obj, outcome, generation_done=False)
         result.done = False
+        result.events = [*notes, *result.events]
         return result
 
-    def _released(self, obj: Managed, event: Event) -> Result:
+    def _released(self, obj: Managed, *events: Event) -> Result:
         outputs = obj.spec.get("outputs") or {}
         if outputs.get("configMapName"):
             self.cluster.delete_outputs(obj.ref, outputs["configMapName"])
         metrics.forget_object(obj.ref.namespace, self.kind, obj.ref.name)
-        return Result(status={}, events=[event], requeue_after=None, done=True)
+        return Result(status={}, events=list(events), requeue_after=None, done=True)

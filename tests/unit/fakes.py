@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import Field
 
 from controller.api.common import CommonSpec
-from controller.core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Request
+from controller.core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request, SecretKey
 from controller.core.reconciler import Managed, Reconciler
 from controller.errors import StackeryError
 from controller.settings import Settings
@@ -20,6 +20,7 @@ class WidgetSpec(CommonSpec):
     size: int = Field(default=1, ge=1, le=10)
     color: str = "blue"
     secret: str | None = None
+    needs: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -39,8 +40,9 @@ class FakeAdapter:
     def external_name(self, ref: ObjectRef, spec: WidgetSpec) -> str:
         return f"widget-{ref.namespace}-{ref.name}"
 
-    def references(self, spec: WidgetSpec) -> list[tuple[str, str]]:
-        return [(spec.secret, "key")] if spec.secret else []
+    def references(self, spec: WidgetSpec) -> list[Reference]:
+        refs: list[Reference] = [SecretKey(spec.secret, "key")] if spec.secret else []
+        return refs + [NodeRef("Gadget", n) for n in spec.needs]
 
     def observe(self, req: Request[WidgetSpec]) -> Observation:
         self._maybe_fail("observe")
@@ -83,6 +85,10 @@ class FakeAdapter:
 class FakeCluster:
     secrets: dict[tuple[str, str, str], str] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    nodes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def read_node(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return self.nodes.get((kind, name))
 
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
         return self.secrets.get((namespace, name, key))

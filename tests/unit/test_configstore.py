@@ -11,7 +11,7 @@ import pytest
 from controller.adapters.configstore import ConfigStoreAdapter
 from controller.api.configstore import ConfigStoreSpec
 from controller.aws.errors import classify
-from controller.core.adapter import ObjectRef
+from controller.core.adapter import ObjectRef, SecretKey
 from controller.core.reconciler import Reconciler
 from controller.settings import Settings
 
@@ -50,7 +50,7 @@ def params() -> dict[str, tuple[str, str]]:
 def test_default_path_and_types(aws: None) -> None:
     r = req(SPEC)
     assert r.external_name == "/team-a/app/"
-    assert A.references(r.spec) == [("db", "password")]
+    assert A.references(r.spec) == [SecretKey("db", "password")]
     ensure(r)
     assert params() == {"/team-a/app/LOG_LEVEL": ("info", "String"),
                         "/team-a/app/db/password": (SECRET, "SecureString")}

@@ -313,3 +313,19 @@ def test_finalize_does_not_need_secret_values() -> None:
     cluster.secrets.clear()  # the Secret was deleted first (kubectl delete -f dir/)
     assert rec.finalize(obj.managed()).done
     assert adapter.cloud == {}
+
+
+def test_waits_for_referenced_node_until_ready() -> None:
+    rec, adapter, cluster, _ = make()
+    obj = Obj(spec={"needs": ["g1"]})
+    run(rec, obj)
+    assert adapter.calls == []
+    assert "Gadget g1 (not found)" in obj.cond("Ready")["message"]
+    gadget: dict[str, Any] = {"metadata": {"generation": 2}, "status": {"observedGeneration": 1, "conditions": [
+        {"type": "Ready", "status": "True"}]}}
+    cluster.nodes[("Gadget", "g1")] = gadget
+    run(rec, obj)
+    assert "Gadget g1 (not Ready)" in obj.cond("Ready")["message"]  # status is for an older generation
+    gadget["status"]["observedGeneration"] = 2
+    run(rec, obj)
+    assert obj.summary()[0] == "True"
