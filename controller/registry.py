@@ -12,10 +12,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from .adapters.configstore import ConfigStoreAdapter
+from .adapters.function import FunctionAdapter
 from .adapters.objectstore import ObjectStoreAdapter
+from .adapters.table import TableAdapter
 from .api.common import CommonStatus
 from .api.configstore import ConfigStoreSpec, ConfigStoreStatus
+from .api.function import FunctionSpec, FunctionStatus
 from .api.objectstore import ObjectStoreSpec, ObjectStoreStatus
+from .api.table import TableSpec, TableStatus
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,26 @@ KINDS: tuple[KindInfo, ...] = (
         description="Configuration parameters in SSM Parameter Store under one path; Secret-sourced values as SecureString.",
         printer_columns=({"name": "Path", "type": "string", "jsonPath": ".status.path"},
                          {"name": "Params", "type": "integer", "jsonPath": ".status.parameterCount"}),
+    ),
+    KindInfo(
+        kind="StackeryTable",
+        plural="stackerytables",
+        short_names=("stable", "table"),
+        spec_model=TableSpec,
+        status_model=TableStatus,
+        adapter=TableAdapter(),
+        description="A DynamoDB table with a stream (its output port), TTL, point-in-time recovery, indexes and autoscaling.",
+        printer_columns=({"name": "Table", "type": "string", "jsonPath": ".status.externalName"},),
+    ),
+    KindInfo(
+        kind="StackeryFunction",
+        plural="stackeryfunctions",
+        short_names=("sfn", "function"),
+        spec_model=FunctionSpec,
+        status_model=FunctionStatus,
+        adapter=FunctionAdapter(),
+        description="A Lambda function wired to other nodes: connections add environment variables and least-privilege IAM; triggers subscribe it to Table streams.",
+        printer_columns=({"name": "Function", "type": "string", "jsonPath": ".status.externalName"},),
     ),
 )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..api.configstore import ConfigStoreSpec, Parameter
 from ..aws.clients import client, error_code
-from ..core.adapter import Reference, SecretKey, DeleteResult, Diff, ObjectRef, Observation, Request
+from ..core.adapter import DeleteResult, Diff, ObjectRef, Observation, Reference, Request, SecretKey
 from .common import owner_of, tag_dict, tag_list
 
 Req = Request[ConfigStoreSpec]

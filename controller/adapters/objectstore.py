@@ -16,7 +16,7 @@ from typing import Any
 
 from ..api.objectstore import ObjectStoreSpec
 from ..aws.clients import client, error_code
-from ..core.adapter import Reference, NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Request
+from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
 from ..errors import BlockedError, TerminalError
 from .common import compare, dns_name, owner_of, tag_dict, tag_list
 

@@ -71,6 +71,7 @@ def reset() -> None:
     global _session
     with _lock:
         _clients.clear()
+        _accounts.clear()
         _session = None
 
 
@@ -85,3 +86,15 @@ def is_not_found(exc: BaseException, *codes: str) -> bool:
     if isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404 and not codes:
         return True
     return code in codes
+
+
+_accounts: dict[str, str] = {}
+
+
+def account_id(region: str) -> str:
+    """The caller's AWS account id (STS GetCallerIdentity once per region per process)."""
+    acct = _accounts.get(region)
+    if acct is None:
+        acct = str(client("sts", region).get_caller_identity()["Account"])
+        _accounts[region] = acct
+    return acct

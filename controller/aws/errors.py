@@ -19,7 +19,8 @@ _LIMIT = frozenset({"LimitExceeded", "LimitExceededException", "TooManyBuckets",
 _TRANSIENT = frozenset({"InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable",
                         "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
                         "OperationAborted", "ConflictException", "ExpiredToken", "ExpiredTokenException",
-                        "ResourceInUseException", "ConcurrentModificationException", "TooManyUpdates"})
+                        "ResourceInUseException", "ConcurrentModificationException", "TooManyUpdates",
+                        "ResourceConflictException"})
 
 
 def classify(exc: BaseException) -> StackeryError:

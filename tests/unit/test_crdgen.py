@@ -80,3 +80,11 @@ def test_check_mode_detects_stale_files(tmp_path: Path) -> None:
 def test_committed_crds_match_models() -> None:
     res = subprocess.run([sys.executable, "-m", "controller.crdgen", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout
+
+
+def test_chart_rbac_covers_every_kind() -> None:
+    from controller.registry import KINDS
+
+    helpers = (ROOT / "charts/stackery-operator/templates/_helpers.tpl").read_text()
+    for info in KINDS:
+        assert f'"{info.plural}"' in helpers and f'"{info.plural}/status"' in helpers, info.plural

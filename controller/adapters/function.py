@@ -1,0 +1,304 @@
+"""Function adapter: a Lambda function, its owned execution role with exactly the permissions its
+connections need, and one event source mapping per trigger (a Table's stream).
+
+Read budget of one drift check (observe): GetFunction, GetRole, GetRolePolicy,
+ListEventSourceMappings = 4 calls (2 with spec.roleArn), plus STS GetCallerIdentity once per region
+per process.
+
+Code changes are detected by the code location (objectStore/s3 key and version, image URI) or the
+inline zip's hash, recorded in the stackery.io/code-hash tag: upload new code under a new key (or
+version) to deploy it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from ..api.function import FunctionSpec
+from ..aws.clients import account_id, client, error_code
+from ..core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
+from ..errors import InvalidSpecError, OwnershipConflictError, RecoverableError
+from .common import canon, compare, dns_name, owner_of
+
+Req = Request[FunctionSpec]
+CODE_TAG = "stackery.io/code-hash"
+POLICY_NAME = "stackery-connections"
+TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+ENV_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
+    "StackeryTable": (("TABLE_NAME", "externalName"), ("TABLE_ARN", "arn")),
+    "StackeryObjectStore": (("BUCKET_NAME", "externalName"), ("BUCKET_ARN", "arn")),
+    "StackeryFunction": (("FUNCTION_NAME", "externalName"), ("FUNCTION_ARN", "arn")),
+    "StackeryConfigStore": (("CONFIG_PATH", "path"),),
+}
+TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:Query",
+                 "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable",
+                 "dynamodb:ConditionCheckItem"]
+BUCKET_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObjectVersion", "s3:PutObject",
+                  "s3:PutObjectAcl", "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:DeleteObject"]
+CONFIG_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+
+
+# ------------------------------------------------------------------ pure helpers
+def environment(spec: FunctionSpec, nodes: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, str]:
+    """The user's variables, then each connection's in spec order; a taken name gets _2, _3, ..."""
+    env = dict(spec.environment)
+    for c in spec.connections:
+        status = nodes[(c.kind, c.name)]
+        for key, field in ENV_NAMES[c.kind]:
+            name, n = key, 1
+            while name in env:
+                n += 1
+                name = f"{key}_{n}"
+            env[name] = str(status.get(field) or "")
+    return env
+
+
+def policy_document(spec: FunctionSpec, nodes: Mapping[tuple[str, str], Mapping[str, Any]], *,
+                    function_name: str, region: str, account: str) -> dict[str, Any]:
+    """Least privilege: logs for this function, then per connection exactly its ARNs, then stream reads."""
+    statements: list[dict[str, Any]] = [{
+        "Sid": "Logs", "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{function_name}:*",
+    }]
+    for i, c in enumerate(spec.connections, start=1):
+        st = nodes[(c.kind, c.name)]
+        if c.kind == "StackeryTable":
+            stmt = {"Action": TABLE_ACTIONS, "Resource": [st["arn"], f"{st['arn']}/index/*"]}
+        elif c.kind == "StackeryObjectStore":
+            stmt = {"Action": BUCKET_ACTIONS, "Resource": [st["arn"], f"{st['arn']}/*"]}
+        elif c.kind == "StackeryFunction":
+            stmt = {"Action": ["lambda:InvokeFunction"], "Resource": [st["arn"]]}
+        else:
+            path = str(st.get("path") or "/")
+            stmt = {"Action": CONFIG_ACTIONS, "Resource": [f"arn:aws:ssm:{region}:{account}:parameter{path}*"]}
+        statements.append({"Sid": f"Connection{i}{c.kind.removeprefix('Stackery')}", "Effect": "Allow", **stmt})
+    for i, t in enumerate(spec.triggers, start=1):
+        stream = nodes[("StackeryTable", t.table)].get("streamArn")
+        if stream:
+            statements.append({"Sid": f"Trigger{i}Stream", "Effect": "Allow", "Action": STREAM_ACTIONS, "Resource": [stream]})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def code_args(spec: FunctionSpec, nodes: Mapping[tuple[str, str], Mapping[str, Any]]) -> tuple[dict[str, Any], str]:
+    """(Code argument for Lambda, stable hash of the code source)."""
+    c = spec.code
+    if c.object_store is not None:
+        bucket = str(nodes[("StackeryObjectStore", c.object_store.name)]["externalName"])
+        code: dict[str, Any] = {"S3Bucket": bucket, "S3Key": c.object_store.key}
+        ident: Any = code
+    elif c.s3 is not None:
+        code = {"S3Bucket": c.s3.bucket, "S3Key": c.s3.key}
+        if c.s3.version:
+            code["S3ObjectVersion"] = c.s3.version
+        ident = code
+    elif c.zip_base64 is not None:
+        raw = base64.b64decode(c.zip_base64)
+        code = {"ZipFile": raw}
+        ident = {"zipSha256": hashlib.sha256(raw).hexdigest()}
+    else:
+        code = {"ImageUri": c.image_uri}
+        ident = code
+    return code, hashlib.sha256(canon(ident).encode()).hexdigest()[:32]
+
+
+def _policy_from(raw: Any) -> Any:
+    if isinstance(raw, str):
+        return json.loads(urllib.parse.unquote(raw))
+    return raw
+
+
+# ------------------------------------------------------------------ adapter
+class FunctionAdapter:
+    def external_name(self, ref: ObjectRef, spec: FunctionSpec) -> str:
+        return spec.function_name or dns_name("stackery", ref, max_len=64)
+
+    def references(self, spec: FunctionSpec) -> list[Reference]:
+        refs: list[Reference] = [NodeRef(c.kind, c.name) for c in spec.connections]
+        refs += [NodeRef("StackeryTable", t.table) for t in spec.triggers]
+        if spec.code.object_store is not None:
+            refs.append(NodeRef("StackeryObjectStore", spec.code.object_store.name))
+        return list(dict.fromkeys(refs))
+
+    @staticmethod
+    def role_name(req: Req) -> str:
+        return dns_name("stackery-fn", req.ref, max_len=64)
+
+    def _desired(self, req: Req) -> dict[str, Any]:
+        spec = req.spec
+        for t in spec.triggers:
+            if not req.nodes[("StackeryTable", t.table)].get("streamArn"):
+                raise InvalidSpecError(f"trigger on StackeryTable {t.table}, but that table has no stream: "
+                                       "set spec.stream.enabled: true on the table, or remove the trigger")
+        account = account_id(req.region)
+        role_arn = spec.role_arn or f"arn:aws:iam::{account}:role/stackery/{self.role_name(req)}"
+        code, code_hash = code_args(spec, req.nodes)
+        config: dict[str, Any] = {"MemorySize": spec.memory_size, "Timeout": spec.timeout,
+                                  "Environment": {"Variables": environment(spec, req.nodes)}, "Role": role_arn}
+        if spec.code.image_uri is None:
+            config.update(Runtime=spec.runtime, Handler=spec.handler)
+        return {
+            "config": config, "code": code, "code_hash": code_hash, "role_arn": role_arn,
+            "policy": policy_document(spec, req.nodes, function_name=req.external_name, region=req.region, account=account),
+            "triggers": {req.nodes[("StackeryTable", t.table)]["streamArn"]: {"BatchSize": t.batch_size, "StartingPosition": t.starting_position}
+                         for t in spec.triggers},
+            "tags": {**req.tags(), CODE_TAG: code_hash},
+        }
+
+    def observe(self, req: Req) -> Observation:
+        lam = client("lambda", req.region)
+        name = req.external_name
+        try:
+            f = lam.get_function(FunctionName=name)
+        except Exception as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                return NOT_FOUND
+            raise
+        tags = dict(f.get("Tags") or {})
+        uid, owner = owner_of(tags)
+        if uid is not None and uid != req.ref.uid:
+            return Observation(exists=True, owner_uid=uid, owner=owner)
+        want = self._desired(req)
+        cfg = f["Configuration"]
+        have_cfg = {k: cfg.get(k) for k in want["config"]}
+        have_cfg["Environment"] = {"Variables": (cfg.get("Environment") or {}).get("Variables") or {}}
+        diffs: list[Diff] = []
+        for key in want["config"]:
+            diffs += compare(key[0].lower() + key[1:], want["config"][key], have_cfg[key])
+        diffs += compare("code", want["code_hash"], tags.get(CODE_TAG))
+        diffs += compare("reservedConcurrency", req.spec.reserved_concurrency,
+                         (f.get("Concurrency") or {}).get("ReservedConcurrentExecutions"))
+        diffs += compare("tags", want["tags"], tags)
+        role_policy = None
+        if req.spec.role_arn is None:
+            role_policy = self._role_policy(req)
+            diffs += compare("rolePolicy", want["policy"], role_policy)
+        mappings = lam.list_event_source_mappings(FunctionName=name).get("EventSourceMappings", [])
+        have_triggers = {m["EventSourceArn"]: {"BatchSize": m.get("BatchSize"), "StartingPosition": m.get("StartingPosition")}
+                         for m in mappings}
+        diffs += compare("triggers", want["triggers"], have_triggers)
+        arn = cfg["FunctionArn"]
+        return Observation(
+            exists=True, owner_uid=uid, owner=owner, diffs=tuple(diffs),
+            identifiers={"arn": arn, "externalName": name, "region": req.region, "roleArn": want["role_arn"],
+                         "environmentKeys": sorted(want["config"]["Environment"]["Variables"])},
+            outputs={"FUNCTION_NAME": name, "FUNCTION_ARN": arn},
+            state={"want": want, "tags": tags, "mappings": mappings, "arn": arn},
+        )
+
+    def _role_policy(self, req: Req) -> Any:
+        iam = client("iam", req.region)
+        role = self.role_name(req)
+        try:
+            got = iam.get_role(RoleName=role)["Role"]
+        except Exception as exc:
+            if error_code(exc) == "NoSuchEntity":
+                return None
+            raise
+        uid, owner = owner_of({t["Key"]: t["Value"] for t in got.get("Tags", [])})
+        if uid != req.ref.uid:
+            raise OwnershipConflictError(f"IAM role {role} is not owned by this function ({owner or 'untagged'}); "
+                                         "delete it or set spec.roleArn")
+        try:
+            return _policy_from(iam.get_role_policy(RoleName=role, PolicyName=POLICY_NAME)["PolicyDocument"])
+        except Exception as exc:
+            if error_code(exc) == "NoSuchEntity":
+                return None
+            raise
+
+    def _ensure_role(self, req: Req, policy: dict[str, Any]) -> None:
+        iam = client("iam", req.region)
+        role = self.role_name(req)
+        try:
+            iam.create_role(RoleName=role, Path="/stackery/", AssumeRolePolicyDocument=json.dumps(TRUST),
+                            Description=f"Execution role of StackeryFunction {req.ref.namespace}/{req.ref.name}",
+                            Tags=[{"Key": k, "Value": v} for k, v in sorted(req.tags().items())])
+        except Exception as exc:
+            if error_code(exc) != "EntityAlreadyExists":
+                raise
+            self._role_policy(req)  # raises OwnershipConflictError when someone else's
+        iam.put_role_policy(RoleName=role, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy))
+
+    def create(self, req: Req) -> None:
+        want = self._desired(req)
+        if req.spec.role_arn is None:
+            self._ensure_role(req, want["policy"])
+        lam = client("lambda", req.region)
+        kwargs: dict[str, Any] = {"FunctionName": req.external_name, "Code": want["code"], "Tags": want["tags"],
+                                  "PackageType": "Image" if req.spec.code.image_uri else "Zip", **want["config"]}
+        try:
+            lam.create_function(**kwargs)
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "ResourceConflictException":
+                return  # a retried create: observe decides
+            if code == "InvalidParameterValueException" and "role" in str(exc).lower():
+                raise RecoverableError(f"execution role not usable yet (IAM is eventually consistent): {exc}") from None
+            raise
+
+    def update(self, req: Req, obs: Observation) -> None:
+        lam = client("lambda", req.region)
+        want, name = obs.state["want"], req.external_name
+        changed = {d.field for d in obs.diffs}
+        if "rolePolicy" in changed:
+            self._ensure_role(req, want["policy"])
+        cfg_fields = {k[0].lower() + k[1:] for k in want["config"]}
+        if changed & cfg_fields:
+            lam.update_function_configuration(FunctionName=name, **want["config"])
+        if "code" in changed:
+            lam.update_function_code(FunctionName=name, **want["code"])
+        if "code" in changed or "tags" in changed:
+            lam.tag_resource(Resource=obs.state["arn"], Tags=want["tags"])
+            extra = sorted(set(obs.state["tags"]) - set(want["tags"]))
+            if extra:
+                lam.untag_resource(Resource=obs.state["arn"], TagKeys=extra)
+        if "reservedConcurrency" in changed:
+            if req.spec.reserved_concurrency is None:
+                lam.delete_function_concurrency(FunctionName=name)
+            else:
+                lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=req.spec.reserved_concurrency)
+        if "triggers" in changed:
+            have = {m["EventSourceArn"]: m for m in obs.state["mappings"]}
+            for source, cfg in want["triggers"].items():
+                m = have.get(source)
+                if m is None:
+                    lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source, **cfg)
+                elif m.get("BatchSize") != cfg["BatchSize"] or m.get("StartingPosition") != cfg["StartingPosition"]:
+                    lam.delete_event_source_mapping(UUID=m["UUID"])  # starting position is fixed: replace
+                    lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source, **cfg)
+            for source, m in have.items():
+                if source not in want["triggers"]:
+                    lam.delete_event_source_mapping(UUID=m["UUID"])
+
+    def delete(self, req: Req, obs: Observation) -> DeleteResult:
+        lam = client("lambda", req.region)
+        for m in obs.state.get("mappings", []):
+            try:
+                lam.delete_event_source_mapping(UUID=m["UUID"])
+            except Exception as exc:
+                if error_code(exc) != "ResourceNotFoundException":
+                    raise
+        try:
+            lam.delete_function(FunctionName=req.external_name)
+        except Exception as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+        if req.spec.role_arn is None:
+            iam = client("iam", req.region)
+            role = self.role_name(req)
+            for op, kwargs in (("delete_role_policy", {"RoleName": role, "PolicyName": POLICY_NAME}),
+                               ("delete_role", {"RoleName": role})):
+                try:
+                    getattr(iam, op)(**kwargs)
+                except Exception as exc:
+                    if error_code(exc) != "NoSuchEntity":
+                        raise
+        return DeleteResult(done=True)
