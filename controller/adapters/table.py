@@ -14,7 +14,7 @@ from typing import Any
 from ..api.table import GlobalSecondaryIndex, KeyAttribute, TableSpec
 from ..aws.clients import client, error_code
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
-from ..errors import BlockedError, WaitingError
+from ..errors import BlockedError, InvalidSpecError, WaitingError
 from .common import compare, dns_name, owner_of, tag_dict, tag_list
 
 Req = Request[TableSpec]
@@ -112,6 +112,10 @@ class TableAdapter:
         if uid is not None and uid != req.ref.uid:
             return Observation(exists=True, owner_uid=uid, owner=owner)
 
+        if t.get("KeySchema") != key_schema(spec.hash_key, spec.range_key):
+            raise InvalidSpecError(
+                f"table {name} has keys {t.get('KeySchema')}, the spec asks for {key_schema(spec.hash_key, spec.range_key)}; "
+                "DynamoDB keys cannot change: match the spec to the table, or use another tableName")
         ttl = ddb.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
         ttl_attr = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
         pitr = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"].get(

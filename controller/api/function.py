@@ -85,7 +85,8 @@ class FunctionSpec(CommonSpec):
     code: Code = Field(description="The function's code.")
     connections: list[Connection] = Field(default_factory=list, max_length=50,
                                           description="Wires to other nodes: environment variables + IAM, in this order.")
-    triggers: list[Trigger] = Field(default_factory=list, max_length=20, description="Table streams that invoke the function.")
+    triggers: list[Trigger] = Field(default_factory=list, max_length=20, description="Table streams that invoke the function (one per table).",
+                                    json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["table"]})
     role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
                                  description="Use this execution role instead of one owned by the function (no IAM is managed then).")
 
@@ -95,8 +96,6 @@ class FunctionSpec(CommonSpec):
          "message": "functionName is immutable: create a new StackeryFunction instead"},
         {"rule": "!has(self.environment) || self.environment.all(k, k.matches('^[a-zA-Z][a-zA-Z0-9_]*$'))",
          "message": "environment keys must start with a letter and contain only letters, digits and _"},
-        {"rule": "!has(self.triggers) || self.triggers.all(t, self.triggers.exists_one(u, u.table == t.table))",
-         "message": "one trigger per table"},
     ]
 
 

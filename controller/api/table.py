@@ -72,7 +72,7 @@ class TableSpec(CommonSpec):
         description="Table name. Default stackery-<namespace>-<name>. Immutable.",
     )
     hash_key: KeyAttribute = Field(
-        default_factory=lambda: KeyAttribute(name="id", type="S"),
+        default=KeyAttribute(name="id", type="S"),
         description="Partition key (default id/S). Immutable: DynamoDB keys are fixed at creation.",
     )
     range_key: KeyAttribute | None = Field(default=None, description="Optional sort key. Immutable.")
@@ -89,7 +89,8 @@ class TableSpec(CommonSpec):
     ttl_attribute: str | None = Field(default=None, pattern=ATTR_PATTERN, description="Attribute holding the expiry time (TTL).")
     point_in_time_recovery: bool = Field(default=False, description="Continuous backups for point-in-time restore.")
     global_secondary_indexes: list[GlobalSecondaryIndex] = Field(
-        default_factory=list, max_length=20, description="Global secondary indexes."
+        default_factory=list, max_length=20, description="Global secondary indexes (names unique).",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     deletion_protection: bool = Field(default=False, description="AWS refuses to delete the table while on.")
     backup_before_delete: bool = Field(
@@ -110,8 +111,6 @@ class TableSpec(CommonSpec):
          "message": "capacity needs billingMode PROVISIONED"},
         {"rule": "self.billingMode != 'PROVISIONED' || has(self.capacity) || has(self.autoscaling)",
          "message": "billingMode PROVISIONED needs capacity or autoscaling"},
-        {"rule": "!has(self.globalSecondaryIndexes) || self.globalSecondaryIndexes.all(g, self.globalSecondaryIndexes.exists_one(h, h.name == g.name))",
-         "message": "index names must be unique"},
     ]
 
     @model_validator(mode="after")
