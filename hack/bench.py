@@ -1,4 +1,4 @@
-"""`make bench`: N StackeryObjectStores + N StackeryConfigStores applied at once on the local control
+"""`make bench`: N StackeryObjectStores + N StackeryConfigStores + N StackeryTables applied at once on the local control
 plane + moto server. Reports time until all are Ready, the operator's peak RSS, AWS calls per
 resource at create and per drift check, as a table and JSON (bench/results/). No assertions: figures.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import testbed
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICE_OF = {"StackeryObjectStore": "s3", "StackeryConfigStore": "ssm"}
+KINDS = (("objectstore", ("s3",)), ("configstore", ("ssm",)), ("table", ("dynamodb", "application-autoscaling")))
 
 
 def manifests(n: int) -> str:
@@ -27,6 +27,9 @@ def manifests(n: int) -> str:
         items.append({"apiVersion": "stackery.io/v1alpha1", "kind": "StackeryConfigStore",
                       "metadata": {"name": f"bench-{i:04d}", "namespace": "default"},
                       "spec": {"parameters": {"LOG_LEVEL": {"value": "info"}, "FEATURE": {"value": "on"}}}})
+        items.append({"apiVersion": "stackery.io/v1alpha1", "kind": "StackeryTable",
+                      "metadata": {"name": f"bench-{i:04d}", "namespace": "default"},
+                      "spec": {"ttlAttribute": "expiresAt", "backupBeforeDelete": False}})
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
@@ -69,7 +72,7 @@ def cpu_seconds(bed: testbed.TestBed) -> float:
 
 
 def run(n: int, timeout: float) -> dict[str, Any]:
-    total = 2 * n
+    total = 3 * n
     with testbed.running(STACKERY_RESYNC_SECONDS="3600", STACKERY_TICK_SECONDS="10", STACKERY_LOG_LEVEL="WARNING") as bed:
         idle_rss = rss_peak_mib(bed)
         t0 = time.monotonic()
@@ -88,7 +91,8 @@ def run(n: int, timeout: float) -> dict[str, Any]:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         time.sleep(1.1)
         t1 = time.monotonic()
-        bed.kubectl("annotate", "stackeryobjectstores,stackeryconfigstores", "--all", "bench/poke=1", "--overwrite", timeout=600)
+        bed.kubectl("annotate", "stackeryobjectstores,stackeryconfigstores,stackerytables", "--all", "bench/poke=1",
+                    "--overwrite", timeout=600)
         checked = 0
         while time.monotonic() - t1 < timeout:
             checked = count_ready(states(bed), since=stamp)
@@ -107,10 +111,9 @@ def run(n: int, timeout: float) -> dict[str, Any]:
             "drift_check_pass_seconds": round(t_check, 1), "drift_checked": checked,
             "rss_idle_mib": round(idle_rss, 1), "rss_peak_mib": round(rss_peak_mib(bed), 1),
             "cpu_seconds_create": round(cpu_create, 1), "cpu_cores_steady": round(idle_cpu, 3),
-            "aws_calls_per_objectstore_create": round(create_calls.get("s3", 0) / n, 2),
-            "aws_calls_per_configstore_create": round(create_calls.get("ssm", 0) / n, 2),
-            "aws_calls_per_objectstore_check": round((after.get("s3", 0) - create_calls.get("s3", 0)) / n, 2),
-            "aws_calls_per_configstore_check": round((after.get("ssm", 0) - create_calls.get("ssm", 0)) / n, 2),
+            **{f"aws_calls_per_{k}_create": round(sum(create_calls.get(s, 0) for s in svcs) / n, 2) for k, svcs in KINDS},
+            **{f"aws_calls_per_{k}_check": round(sum(after.get(s, 0) - create_calls.get(s, 0) for s in svcs) / n, 2)
+               for k, svcs in KINDS},
         }
 
 
