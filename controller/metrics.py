@@ -62,7 +62,21 @@ TIME_TO_READY = Histogram(
     buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 3600),
 )
 
-_PER_OBJECT = (RESOURCE_READY, RESOURCE_DRIFTED, RESOURCE_STALLED)
+CERTIFICATE_PENDING = Gauge(
+    "stackery_certificate_pending_seconds",
+    "Seconds a certificate has been waiting for validation (0 once issued).",
+    ["namespace", "kind", "name"],
+    registry=REGISTRY,
+)
+CERTIFICATE_ISSUE_SECONDS = Histogram(
+    "stackery_certificate_issue_seconds",
+    "Seconds from certificate request to issue (observed once per certificate).",
+    ["kind"],
+    registry=REGISTRY,
+    buckets=(10, 60, 300, 600, 1200, 1800, 3600, 7200, 21600, 86400),
+)
+
+_PER_OBJECT = (RESOURCE_READY, RESOURCE_DRIFTED, RESOURCE_STALLED, CERTIFICATE_PENDING)
 
 
 def set_object_state(namespace: str, kind: str, name: str, *, ready: bool, drifted: bool, stalled: bool) -> None:

@@ -11,10 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .adapters.cdn import CDNAdapter
 from .adapters.configstore import ConfigStoreAdapter
 from .adapters.function import FunctionAdapter
 from .adapters.objectstore import ObjectStoreAdapter
 from .adapters.table import TableAdapter
+from .api.cdn import CDNSpec, CDNStatus
 from .api.common import CommonStatus
 from .api.configstore import ConfigStoreSpec, ConfigStoreStatus
 from .api.function import FunctionSpec, FunctionStatus
@@ -79,6 +81,17 @@ KINDS: tuple[KindInfo, ...] = (
         adapter=FunctionAdapter(),
         description="A Lambda function wired to other nodes: connections add environment variables and least-privilege IAM; triggers subscribe it to Table streams.",
         printer_columns=({"name": "Function", "type": "string", "jsonPath": ".status.externalName"},),
+    ),
+    KindInfo(
+        kind="StackeryCDN",
+        plural="stackerycdns",
+        short_names=("scdn", "cdn"),
+        spec_model=CDNSpec,
+        status_model=CDNStatus,
+        adapter=CDNAdapter(),
+        description="CloudFront in front of one StackeryObjectStore, with a custom-domain certificate (us-east-1), origin access control and bucket policy.",
+        printer_columns=({"name": "Certificate", "type": "string", "jsonPath": '.status.conditions[?(@.type=="CertificateIssued")].reason'},
+                         {"name": "Domain", "type": "string", "jsonPath": ".status.distributionDomainName"}),
     ),
 )
 

@@ -12,6 +12,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from .conditions import Cond
+
 SpecT = TypeVar("SpecT", bound=BaseModel)
 
 OWNER_TAG_PREFIX = "stackery.io/"
@@ -107,6 +109,11 @@ class Observation:
     waiting: str | None = None
     """Set when the resource exists but is not usable yet (e.g. deploying); the message says why."""
     waiting_reason: str = "Provisioning"
+    residual: bool = False
+    """With exists=False: owned parts are left (e.g. a certificate after its distribution), so a
+    delete must still run."""
+    conditions: tuple[Cond, ...] = ()
+    """Node-specific conditions (e.g. CertificateIssued), merged beside the standard four."""
 
 
 @dataclass(frozen=True)

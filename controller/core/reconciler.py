@@ -229,7 +229,10 @@ class Reconciler(Generic[SpecT]):
 
         created = False
         if not obs.exists:
-            self.adapter.create(req)
+            try:
+                self.adapter.create(req)
+            except WaitingError as wait:  # a prerequisite is not there yet (e.g. certificate approval)
+                return _Outcome("waiting", wait.reason, wait.message, obs=obs, retry_after=wait.retry_after)
             created = True
             obs = self.adapter.observe(req)
             if not obs.exists:
@@ -239,7 +242,10 @@ class Reconciler(Generic[SpecT]):
         correct = created or spec_changed or getattr(spec, "drift_policy", "Correct") == "Correct"
         if obs.diffs and correct:
             changed = obs.diffs
-            self.adapter.update(req, obs)
+            try:
+                self.adapter.update(req, obs)
+            except WaitingError as wait:
+                return _Outcome("waiting", wait.reason, wait.message, obs=obs, retry_after=wait.retry_after)
             obs = self.adapter.observe(req)
             corrected = () if (created or spec_changed) else changed
             if obs.diffs:
@@ -282,8 +288,9 @@ class Reconciler(Generic[SpecT]):
         old_conds = list(old.get("conditions") or [])
         was_ready = conditions.is_true(old_conds, conditions.READY)
         failures = int(old.get("failures") or 0) + 1 if out.phase == "error" else 0
+        extra = tuple(out.obs.conditions) if out.obs is not None else ()
         conds = conditions.merge(
-            old_conds, conditions.for_phase(out.phase, out.reason, out.message, was_ready=was_ready),
+            old_conds, [*conditions.for_phase(out.phase, out.reason, out.message, was_ready=was_ready), *extra],
             now=_iso(now), generation=obj.generation,
         )
         if out.phase in ("ready", "drifted"):
@@ -303,7 +310,7 @@ class Reconciler(Generic[SpecT]):
         }
         if generation_done:
             status["observedGeneration"] = obj.generation
-        if out.obs is not None and out.obs.exists:
+        if out.obs is not None:
             status.update({k: v for k, v in out.obs.identifiers.items()})
         old_drift = {d.get("field"): d for d in (old.get("drift") or [])}
         status["drift"] = [
@@ -342,6 +349,10 @@ class Reconciler(Generic[SpecT]):
         if changed and out.phase != "drifted":
             etype = "Warning" if out.phase in ("stalled", "blocked", "error") else "Normal"
             events.append(Event(etype, out.reason, out.message or new_ready.get("message") or out.reason))
+        for extra in (out.obs.conditions if out.obs is not None else ()):
+            before = conditions.get(old, extra.type) or {}
+            if (before.get("status"), before.get("reason")) != (extra.status, extra.reason):
+                events.append(Event("Normal", extra.reason, f"{extra.type}={extra.status}: {extra.message}"))
         return events
 
     # ---------------------------------------------------------------- delete
@@ -357,9 +368,9 @@ class Reconciler(Generic[SpecT]):
         try:
             req = self._request(obj, spec, need_inputs=False)  # deleting needs no Secret values
             obs = self.adapter.observe(req)
-            if not obs.exists:
+            if not obs.exists and not obs.residual:
                 return self._released(obj, Event("Normal", "Deleted", f"{req.external_name} is gone"))
-            if obs.owner_uid != obj.ref.uid:
+            if obs.exists and obs.owner_uid != obj.ref.uid:
                 return self._released(obj, Event("Warning", "NotOwned",
                                                   f"{req.external_name} is not owned by this object; left in place"))
             res = self.adapter.delete(req, obs)

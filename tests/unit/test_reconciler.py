@@ -329,3 +329,30 @@ def test_waits_for_referenced_node_until_ready() -> None:
     gadget["status"]["observedGeneration"] = 2
     run(rec, obj)
     assert obj.summary()[0] == "True"
+
+
+def test_node_specific_conditions_and_waiting_create_keep_progress() -> None:
+    from controller.core.adapter import Observation
+    from controller.core.conditions import Cond
+    from controller.errors import WaitingError
+
+    class CertAdapter(FakeAdapter):
+        def observe(self, req: Any) -> Observation:
+            base = super().observe(req)
+            cond = Cond("CertificateIssued", "False", "PendingValidation", "create CNAME _a.example.com -> _b.acm")
+            return Observation(**{**base.__dict__, "conditions": (cond,), "identifiers": {"certificateArn": "arn:cert"}})
+
+        def create(self, req: Any) -> None:
+            self.calls.append("create")
+            raise WaitingError("certificate waits for validation", reason="PendingValidation")
+
+    rec, adapter, _, _ = make(CertAdapter())
+    obj = Obj()
+    result = run(rec, obj)
+    assert obj.cond("CertificateIssued")["reason"] == "PendingValidation"
+    assert obj.cond("Ready")["reason"] == "PendingValidation" and obj.summary()[2] == "True"
+    assert obj.status["certificateArn"] == "arn:cert"  # progress recorded even before the main resource exists
+    assert {e.reason for e in result.events} == {"PendingValidation"}
+    assert len(result.events) == 2  # Ready transition + CertificateIssued transition
+    again = run(rec, obj)
+    assert again.events == []
