@@ -41,11 +41,12 @@ class RecoverableError(StackeryError):
 
 
 class WaitingError(StackeryError):
-    """Not an error: the object waits for something outside it (a reference, an AWS state)."""
+    """Not an error: the object waits for something outside it (a reference, an AWS state).
+    retry_after None means the operator's wait setting."""
 
     reason = "Waiting"
 
-    def __init__(self, message: str, *, reason: str | None = None, retry_after: float = 10.0) -> None:
+    def __init__(self, message: str, *, reason: str | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, reason=reason)
         self.retry_after = retry_after
 

@@ -181,13 +181,9 @@ class CDNAdapter:
         """(certificate for the spec's domains, issued or not; the one currently in status). Read-only."""
         spec = req.spec
         if spec.certificate_arn:
-            region = spec.certificate_arn.split(":")[3]
-            if region != ACM_REGION:
-                raise InvalidSpecError(f"certificateArn is in {region}; CloudFront only uses certificates in us-east-1. "
-                                       "Request or import the certificate in us-east-1 and use that ARN.")
+            if self._byo_problem(spec) is not None:
+                return None, None  # reported by _cert_condition; create/update refuse (Stalled)
             cert = self._describe(spec.certificate_arn)
-            if cert is None:
-                raise InvalidSpecError(f"certificateArn {spec.certificate_arn} does not exist")
             return cert, cert
         if not spec.domains:
             return None, None
@@ -201,11 +197,23 @@ class CDNAdapter:
                 return full, current
         return None, current
 
+    @staticmethod
+    def _byo_problem(spec: CDNSpec) -> str | None:
+        if spec.certificate_arn and spec.certificate_arn.split(":")[3] != ACM_REGION:
+            return (f"certificateArn is in {spec.certificate_arn.split(':')[3]}; CloudFront only uses certificates in "
+                    "us-east-1. Request or import the certificate in us-east-1 and use that ARN.")
+        return None
+
     def _cert_condition(self, req: Req, cert: dict[str, Any] | None) -> tuple[Cond | None, dict[str, Any]]:
         spec = req.spec
         ids: dict[str, Any] = {}
         if not spec.domains:
             return None, ids
+        problem = self._byo_problem(spec)
+        if problem is not None:
+            return Cond("CertificateIssued", "False", "WrongRegion", problem), ids
+        if cert is None and spec.certificate_arn:
+            return Cond("CertificateIssued", "False", "NotFound", f"certificateArn {spec.certificate_arn} does not exist"), ids
         if cert is None:
             return Cond("CertificateIssued", "False", "Requesting", f"a certificate for {', '.join(spec.domains)} will be requested in us-east-1"), ids
         ids["certificateArn"] = cert["CertificateArn"]
@@ -379,7 +387,11 @@ class CDNAdapter:
         if not spec.domains:
             return None
         if spec.certificate_arn:
-            assert cert is not None
+            problem = self._byo_problem(spec)
+            if problem is not None:
+                raise InvalidSpecError(problem)
+            if cert is None:
+                raise InvalidSpecError(f"certificateArn {spec.certificate_arn} does not exist")
             if cert["Status"] != "ISSUED":
                 raise WaitingError(f"certificate {spec.certificate_arn} is {cert['Status']}", reason="PendingValidation")
             return spec.certificate_arn
@@ -389,8 +401,7 @@ class CDNAdapter:
             if spec.route53:
                 self._upsert_records(req, validation_records(cert))
             cond, _ = self._cert_condition(req, cert)
-            raise WaitingError(cond.message if cond else "certificate pending", reason="PendingValidation",
-                               retry_after=15)
+            raise WaitingError(cond.message if cond else "certificate pending", reason="PendingValidation")
         return str(cert["CertificateArn"])
 
     def _ensure_oac(self, req: Req) -> str:

@@ -109,7 +109,7 @@ class TableSpec(CommonSpec):
          "message": "autoscaling needs billingMode PROVISIONED (on-demand tables scale by themselves)"},
         {"rule": "!has(self.capacity) || self.billingMode == 'PROVISIONED'",
          "message": "capacity needs billingMode PROVISIONED"},
-        {"rule": "self.billingMode != 'PROVISIONED' || has(self.capacity) || has(self.autoscaling)",
+        {"rule": "!has(self.billingMode) || self.billingMode != 'PROVISIONED' || has(self.capacity) || has(self.autoscaling)",
          "message": "billingMode PROVISIONED needs capacity or autoscaling"},
     ]
 

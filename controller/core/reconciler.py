@@ -232,6 +232,7 @@ class Reconciler(Generic[SpecT]):
             try:
                 self.adapter.create(req)
             except WaitingError as wait:  # a prerequisite is not there yet (e.g. certificate approval)
+                obs = self.adapter.observe(req)  # record what create started (e.g. the requested certificate)
                 return _Outcome("waiting", wait.reason, wait.message, obs=obs, retry_after=wait.retry_after)
             created = True
             obs = self.adapter.observe(req)

@@ -110,6 +110,8 @@ def crd(info: KindInfo) -> dict[str, Any]:
     conds["x-kubernetes-list-type"] = "map"
     conds["x-kubernetes-list-map-keys"] = ["type"]
     spec_schema.setdefault("description", info.description)
+    if not spec_schema.get("required"):
+        spec_schema["default"] = {}  # `spec:` may be omitted when every field has a default
     columns = [
         {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
         {"name": "Synced", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Synced")].status'},
@@ -153,7 +155,6 @@ def crd(info: KindInfo) -> dict[str, Any]:
                                 "spec": spec_schema,
                                 "status": status_schema,
                             },
-                            "required": ["spec"],
                         }
                     },
                 }

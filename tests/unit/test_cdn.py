@@ -167,9 +167,12 @@ def test_email_validation_names_the_addresses(acm_wait: Any) -> None:
 def test_bring_your_own_certificate(acm_wait: Any) -> None:
     store = make_store()
     elsewhere = acm("eu-west-1").request_certificate(DomainName="a.example.com", ValidationMethod="DNS")["CertificateArn"]
+    wrong = Obj({"objectStore": "site", "domains": ["a.example.com"], "certificateArn": elsewhere}, {"site": store})
+    assert cond(wrong.observe(), "CertificateIssued").reason == "WrongRegion"  # observe reports, never raises
     with pytest.raises(InvalidSpecError) as err:
-        Obj({"objectStore": "site", "domains": ["a.example.com"], "certificateArn": elsewhere}, {"site": store}).observe()
+        A.create(wrong.req())
     assert "us-east-1" in err.value.message
+    assert not wrong.observe().residual  # nothing was created: deleting it is immediate
     acm_wait(0)
     mine = acm().request_certificate(DomainName="a.example.com", ValidationMethod="DNS")["CertificateArn"]
     o = Obj({"objectStore": "site", "domains": ["a.example.com"], "certificateArn": mine}, {"site": store})
