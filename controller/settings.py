@@ -16,6 +16,8 @@ def _env(name: str, default: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
+    """Read once at start; every field documented. Invalid values fail the start, loudly."""
+
     region: str = field(default_factory=lambda: os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
     """Default AWS region for objects without spec.region (AWS_REGION)."""
     resync_seconds: float = field(default_factory=lambda: float(_env("STACKERY_RESYNC_SECONDS", "300")))
@@ -26,6 +28,8 @@ class Settings:
     """How often each object's timer wakes to see whether a check is due (no AWS call unless due)."""
     wait_seconds: float = field(default_factory=lambda: float(_env("STACKERY_WAIT_SECONDS", "10")))
     """Re-check delay while waiting on AWS or on a reference."""
+    default_deletion_policy: str = field(default_factory=lambda: _env("STACKERY_DEFAULT_DELETION_POLICY", "Delete"))
+    """Deletion policy for objects whose spec.deletionPolicy is unset: Delete or Retain."""
     blocked_seconds: float = field(default_factory=lambda: float(_env("STACKERY_BLOCKED_SECONDS", "60")))
     """Re-check delay while an action waits for a person (e.g. deleting a non-empty bucket)."""
     backoff_base_seconds: float = field(default_factory=lambda: float(_env("STACKERY_BACKOFF_BASE_SECONDS", "2")))
@@ -40,3 +44,7 @@ class Settings:
     """Namespaces to watch; empty means all namespaces."""
     workers: int = field(default_factory=lambda: int(_env("STACKERY_WORKERS", "8")))
     """Threads running blocking AWS calls."""
+
+    def __post_init__(self) -> None:
+        if self.default_deletion_policy not in ("Delete", "Retain"):
+            raise ValueError(f"STACKERY_DEFAULT_DELETION_POLICY must be Delete or Retain, not {self.default_deletion_policy!r}")

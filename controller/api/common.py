@@ -52,9 +52,12 @@ class CommonSpec(Model):
         pattern=REGION_PATTERN,
         description="AWS region. Defaults to the operator's region (AWS_REGION). Immutable.",
     )
-    deletion_policy: DeletionPolicy = Field(
-        default="Delete",
-        description="Delete removes the AWS resources when this object is deleted; Retain leaves them.",
+    deletion_policy: DeletionPolicy | None = Field(
+        default=None,
+        description=(
+            "Delete removes the AWS resources when this object is deleted; Retain leaves them. "
+            "Unset: the operator's default (STACKERY_DEFAULT_DELETION_POLICY, Delete unless configured)."
+        ),
     )
     management_policy: ManagementPolicy = Field(
         default="Manage",

@@ -363,8 +363,10 @@ class Reconciler(Generic[SpecT]):
             spec = self._parse(obj)
         except InvalidSpecError as exc:
             return self._released(obj, Event("Warning", "InvalidSpec", f"{exc.message}; AWS resources, if any, were left in place"))
-        if spec.deletion_policy == "Retain" or spec.management_policy == "ObserveOnly":  # type: ignore[attr-defined]
-            return self._released(obj, Event("Normal", "Retained", "deletionPolicy Retain (or ObserveOnly): AWS resources left in place"))
+        policy = getattr(spec, "deletion_policy", None) or self.settings.default_deletion_policy
+        if policy == "Retain" or getattr(spec, "management_policy", "Manage") == "ObserveOnly":
+            return self._released(obj, Event("Normal", "Retained", f"deletionPolicy {policy} (managementPolicy "
+                                                                   f"{getattr(spec, 'management_policy', 'Manage')}): AWS resources left in place"))
         notes: list[Event] = []
         try:
             req = self._request(obj, spec, need_inputs=False)  # deleting needs no Secret values

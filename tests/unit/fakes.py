@@ -114,6 +114,16 @@ class Clock:
 REF = ObjectRef(kind="Widget", namespace="ns", name="w", uid="uid-1")
 
 
+def test_settings() -> Settings:
+    """Explicit settings for unit tests (independent of the environment)."""
+    return Settings(region="us-east-1", resync_seconds=300, resync_jitter=0.1, tick_seconds=10, wait_seconds=10,
+                    blocked_seconds=60, default_deletion_policy="Delete", backoff_base_seconds=2,
+                    backoff_max_seconds=300, metrics_port=0, namespaces=(), workers=2)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  (not a pytest test)
+
+
 def classify(exc: BaseException) -> StackeryError:
     from controller.aws.errors import classify as real
 
@@ -124,8 +134,7 @@ def make(adapter: FakeAdapter | None = None, cluster: FakeCluster | None = None)
     adapter = adapter or FakeAdapter()
     cluster = cluster or FakeCluster()
     clock = Clock()
-    settings = Settings(region="us-east-1", resync_seconds=300, resync_jitter=0.1, tick_seconds=10, wait_seconds=10, blocked_seconds=60,
-                        backoff_base_seconds=2, backoff_max_seconds=300, metrics_port=0, namespaces=(), workers=2)
+    settings = test_settings()
     rec = Reconciler(kind="Widget", spec_model=WidgetSpec, adapter=adapter, cluster=cluster, settings=settings,
                      classify=classify, clock=clock)
     return rec, adapter, cluster, clock

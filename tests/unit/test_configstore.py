@@ -13,9 +13,8 @@ from controller.api.configstore import ConfigStoreSpec
 from controller.aws.errors import classify
 from controller.core.adapter import ObjectRef, SecretKey
 from controller.core.reconciler import Reconciler
-from controller.settings import Settings
 
-from .fakes import FakeCluster, Obj
+from .fakes import FakeCluster, Obj, test_settings
 from .helpers import api_calls, delta, request, writes
 
 A = ConfigStoreAdapter()
@@ -109,8 +108,7 @@ def test_unowned_parameters_are_left_alone_and_conflicts_refused(aws: None) -> N
 
 
 def test_in_sync_resync_makes_zero_mutating_calls(aws: None) -> None:
-    settings = Settings(region="us-east-1", resync_seconds=300, resync_jitter=0.1, tick_seconds=10, wait_seconds=10, blocked_seconds=60,
-                        backoff_base_seconds=2, backoff_max_seconds=300, metrics_port=0, namespaces=(), workers=2)
+    settings = test_settings()
     cluster = FakeCluster(secrets={("team-a", "db", "password"): SECRET})
     rec = Reconciler(kind="StackeryConfigStore", spec_model=ConfigStoreSpec, adapter=A, cluster=cluster,
                      settings=settings, classify=classify)

@@ -14,9 +14,8 @@ from controller.aws.errors import classify
 from controller.core.adapter import ObjectRef
 from controller.core.reconciler import Reconciler
 from controller.errors import BlockedError
-from controller.settings import Settings
 
-from .fakes import FakeCluster, Obj
+from .fakes import FakeCluster, Obj, test_settings
 from .helpers import api_calls, delta, request, writes
 
 A = ObjectStoreAdapter()
@@ -155,8 +154,7 @@ def test_drift_detected_and_corrected(aws: None, mutate: Any, field: str) -> Non
 
 
 def reconciler() -> Reconciler[ObjectStoreSpec]:
-    settings = Settings(region="us-east-1", resync_seconds=300, resync_jitter=0.1, tick_seconds=10, wait_seconds=10, blocked_seconds=60,
-                        backoff_base_seconds=2, backoff_max_seconds=300, metrics_port=0, namespaces=(), workers=2)
+    settings = test_settings()
     return Reconciler(kind="StackeryObjectStore", spec_model=ObjectStoreSpec, adapter=A, cluster=FakeCluster(),
                       settings=settings, classify=classify)
 

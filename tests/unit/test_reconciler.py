@@ -356,3 +356,17 @@ def test_node_specific_conditions_and_waiting_create_keep_progress() -> None:
     assert len(result.events) == 2  # Ready transition + CertificateIssued transition
     again = run(rec, obj)
     assert again.events == []
+
+
+def test_unset_deletion_policy_follows_the_operator_default() -> None:
+    import dataclasses
+
+    rec, adapter, _, _ = make()
+    rec.settings = dataclasses.replace(rec.settings, default_deletion_policy="Retain")
+    obj = Obj(spec={"size": 3})
+    run(rec, obj)
+    result = rec.finalize(obj.managed())
+    assert result.done and "widget-ns-w" in adapter.cloud and "deletionPolicy Retain" in result.events[0].message
+    # an explicit Delete wins over the default
+    obj.spec["deletionPolicy"] = "Delete"
+    assert rec.finalize(obj.managed()).done and adapter.cloud == {}
