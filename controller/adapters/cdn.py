@@ -27,7 +27,7 @@ from ..aws.clients import client, error_code
 from ..core.adapter import DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
 from ..core.conditions import Cond
 from ..errors import InvalidSpecError, TerminalError, WaitingError
-from .common import compare, dns_name, owner_of, tag_dict, tag_list
+from .common import compare, dns_name, foreign, owner_of, tag_dict, tag_list
 
 Req = Request[CDNSpec]
 ACM_REGION = "us-east-1"  # CloudFront only uses certificates from us-east-1, whatever the stack region
@@ -316,9 +316,10 @@ class CDNAdapter:
                                state={"cert": cert, "current": current})
         cf = client("cloudfront", CF_REGION)
         tags = tag_dict(cf.list_tags_for_resource(Resource=dist["ARN"]).get("Tags", {}).get("Items"))
+        other = foreign(req, tags)
+        if other is not None:
+            return other
         uid, owner = owner_of(tags)
-        if uid is not None and uid != req.ref.uid:
-            return Observation(exists=True, owner_uid=uid, owner=owner)
         cfg = dist["DistributionConfig"]
         in_use = (cfg.get("ViewerCertificate") or {}).get("ACMCertificateArn")
         # while a new certificate waits for validation, the distribution keeps the one it has

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..core.adapter import TAG_KIND, TAG_NAME, TAG_NAMESPACE, TAG_UID, Diff, ObjectRef
+from ..core.adapter import TAG_KIND, TAG_NAME, TAG_NAMESPACE, TAG_UID, Diff, ObjectRef, Observation, Request
 
 
 def short_hash(*parts: str, length: int = 8) -> str:
@@ -43,6 +43,14 @@ def owner_of(tags: Mapping[str, str]) -> tuple[str | None, str | None]:
     if uid is None:
         return None, None
     return uid, f"{tags.get(TAG_NAMESPACE)}/{tags.get(TAG_KIND)}/{tags.get(TAG_NAME)}"
+
+
+def foreign(req: Request[Any], tags: Mapping[str, str]) -> Observation | None:
+    """An Observation for a resource owned by another object (observe stops reading there), else None."""
+    uid, owner = owner_of(tags)
+    if uid is not None and uid != req.ref.uid:
+        return Observation(exists=True, owner_uid=uid, owner=owner)
+    return None
 
 
 def canon(value: Any) -> str:

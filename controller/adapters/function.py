@@ -23,7 +23,7 @@ from ..api.function import FunctionSpec
 from ..aws.clients import account_id, client, error_code
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
 from ..errors import InvalidSpecError, OwnershipConflictError, RecoverableError
-from .common import canon, compare, dns_name, owner_of
+from .common import canon, compare, dns_name, foreign, owner_of
 
 Req = Request[FunctionSpec]
 CODE_TAG = "stackery.io/code-hash"
@@ -163,9 +163,10 @@ class FunctionAdapter:
                 return NOT_FOUND
             raise
         tags = dict(f.get("Tags") or {})
+        other = foreign(req, tags)
+        if other is not None:
+            return other
         uid, owner = owner_of(tags)
-        if uid is not None and uid != req.ref.uid:
-            return Observation(exists=True, owner_uid=uid, owner=owner)
         want = self._desired(req)
         cfg = f["Configuration"]
         have_cfg = {k: cfg.get(k) for k in want["config"]}

@@ -18,7 +18,7 @@ from ..api.objectstore import ObjectStoreSpec
 from ..aws.clients import client, error_code
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
 from ..errors import BlockedError, TerminalError
-from .common import compare, dns_name, owner_of, tag_dict, tag_list
+from .common import compare, dns_name, foreign, owner_of, tag_dict, tag_list
 
 SID_PREFIX = "StackeryObjectStore"
 SID_TLS = SID_PREFIX + "DenyInsecureTransport"
@@ -140,9 +140,10 @@ class ObjectStoreAdapter:
                                     reason="BucketNameTaken") from None
             else:
                 raise
+        other = foreign(req, tags)
+        if other is not None:
+            return other
         uid, owner = owner_of(tags)
-        if uid is not None and uid != req.ref.uid:
-            return Observation(exists=True, owner_uid=uid, owner=owner)
 
         spec = req.spec
         enc = self._get(s3, "get_bucket_encryption", bucket, "ServerSideEncryptionConfigurationNotFoundError")

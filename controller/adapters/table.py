@@ -15,7 +15,7 @@ from ..api.table import GlobalSecondaryIndex, KeyAttribute, TableSpec
 from ..aws.clients import client, error_code
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
 from ..errors import BlockedError, InvalidSpecError, WaitingError
-from .common import compare, dns_name, owner_of, tag_dict, tag_list
+from .common import compare, dns_name, foreign, owner_of, tag_dict, tag_list
 
 Req = Request[TableSpec]
 DIMENSIONS = {
@@ -108,9 +108,10 @@ class TableAdapter:
             raise
         arn = t["TableArn"]
         tags = tag_dict(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags"))
+        other = foreign(req, tags)
+        if other is not None:
+            return other
         uid, owner = owner_of(tags)
-        if uid is not None and uid != req.ref.uid:
-            return Observation(exists=True, owner_uid=uid, owner=owner)
 
         if t.get("KeySchema") != key_schema(spec.hash_key, spec.range_key):
             raise InvalidSpecError(

@@ -113,3 +113,28 @@ def test_autoscaling_drift_reported_then_corrected_and_backup_on_delete(bed: tes
 
 
 
+
+
+def test_function_code_from_an_object_store(bed: testbed.TestBed) -> None:
+    import base64
+
+    from .conftest import put_object
+
+    bed.kubectl("apply", "-f", "-", input=node("StackeryObjectStore", "code-bucket", versioning=True))
+    store = wait_for(lambda: ready(bed, "stackeryobjectstore", "code-bucket"), what="code bucket Ready")
+    put_object(aws(bed, "s3"), store["status"]["externalName"], "v1/fn.zip", base64.b64decode(ZIP))
+    bed.kubectl("apply", "-f", "-", input=node("StackeryFunction", "from-bucket",
+                                               code={"objectStore": {"name": "code-bucket", "key": "v1/fn.zip"}},
+                                               connections=[{"kind": "StackeryObjectStore", "name": "code-bucket"}]))
+    wait_for(lambda: ready(bed, "stackeryfunction", "from-bucket"), timeout=60, what="function from bucket Ready")
+    lam = aws(bed, "lambda")
+    f = lam.get_function(FunctionName="stackery-default-from-bucket")
+    assert f["Configuration"]["Environment"]["Variables"]["BUCKET_NAME"] == store["status"]["externalName"]
+    first = f["Tags"]["stackery.io/code-hash"]
+    # new code under a new key is deployed (UpdateFunctionCode), the hash tag follows
+    put_object(aws(bed, "s3"), store["status"]["externalName"], "v2/fn.zip", base64.b64decode(ZIP))
+    bed.kubectl("patch", "stackeryfunction", "from-bucket", "--type=merge",
+                "-p", '{"spec": {"code": {"objectStore": {"name": "code-bucket", "key": "v2/fn.zip"}}}}')
+    wait_for(lambda: lam.get_function(FunctionName="stackery-default-from-bucket")["Tags"]["stackery.io/code-hash"] != first,
+             what="new code deployed")
+    wait_for(lambda: ready(bed, "stackeryfunction", "from-bucket"), what="in sync after code change")

@@ -36,3 +36,15 @@ def delta(before: Counter[str], after: Counter[str]) -> Counter[str]:
 
 def writes(calls: Counter[str]) -> Counter[str]:
     return Counter({k: v for k, v in calls.items() if not k.startswith(READ_PREFIXES)})
+
+
+def converge(adapter: Any, r: Request[Any], passes: int = 4) -> Any:
+    """Drive an adapter as the reconciler does: create when missing, then update until no diffs."""
+    if not adapter.observe(r).exists:
+        adapter.create(r)
+    for _ in range(passes):  # some changes go one per pass (e.g. DynamoDB index changes)
+        obs = adapter.observe(r)
+        if not obs.diffs:
+            return obs
+        adapter.update(r, obs)
+    return adapter.observe(r)

@@ -15,7 +15,7 @@ from controller.core.adapter import ObjectRef, SecretKey
 from controller.core.reconciler import Reconciler
 
 from .fakes import FakeCluster, Obj, test_settings
-from .helpers import api_calls, delta, request, writes
+from .helpers import api_calls, converge, delta, request, writes
 
 A = ConfigStoreAdapter()
 SECRET = "hunter2-very-secret"
@@ -33,12 +33,8 @@ def ssm() -> Any:
 SPEC = {"parameters": {"LOG_LEVEL": {"value": "info"}, "db/password": {"secretKeyRef": {"name": "db", "key": "password"}}}}
 
 
-def ensure(r: Any) -> None:
-    if not A.observe(r).exists:
-        A.create(r)
-    obs = A.observe(r)
-    if obs.diffs:
-        A.update(r, obs)
+def ensure(r: Any) -> Any:
+    return converge(A, r)
 
 
 def params() -> dict[str, tuple[str, str]]:

@@ -19,6 +19,8 @@ from controller.api.table import TableSpec
 from controller.core.adapter import NodeRef, ObjectRef, Request
 from controller.errors import InvalidSpecError
 
+from .helpers import api_calls, converge, delta, writes
+
 A = FunctionAdapter()
 
 
@@ -34,11 +36,7 @@ def make_table(name: str, **spec: Any) -> dict[str, Any]:
     ref = ObjectRef("StackeryTable", "team-a", name, f"uid-{name}")
     parsed = TableSpec.model_validate(spec)
     r = Request(ref=ref, spec=parsed, region="us-east-1", external_name=ta.external_name(ref, parsed))
-    ta.create(r)
-    obs = ta.observe(r)
-    if obs.diffs:
-        ta.update(r, obs)
-    return dict(ta.observe(r).identifiers)
+    return dict(converge(ta, r).identifiers)
 
 
 NODES: dict[tuple[str, str], dict[str, Any]] = {}
@@ -52,12 +50,7 @@ def req(spec: dict[str, Any], nodes: dict[tuple[str, str], dict[str, Any]], **kw
 
 
 def ensure(r: Any) -> Any:
-    if not A.observe(r).exists:
-        A.create(r)
-    obs = A.observe(r)
-    if obs.diffs:
-        A.update(r, obs)
-    return A.observe(r)
+    return converge(A, r)
 
 
 def lam() -> Any:
@@ -171,8 +164,6 @@ def test_given_role_arn_is_used_and_no_iam_is_managed(aws: None) -> None:
 
 
 def test_in_sync_check_is_read_only(aws: None) -> None:
-    from .helpers import api_calls, delta, writes
-
     orders = make_table("orders")
     r = req({"connections": [{"kind": "StackeryTable", "name": "orders"}], "triggers": [{"table": "orders"}]},
             {("StackeryTable", "orders"): orders})

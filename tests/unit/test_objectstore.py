@@ -16,7 +16,7 @@ from controller.core.reconciler import Reconciler
 from controller.errors import BlockedError
 
 from .fakes import FakeCluster, Obj, test_settings
-from .helpers import api_calls, delta, request, writes
+from .helpers import api_calls, converge, delta, request, writes
 
 A = ObjectStoreAdapter()
 
@@ -25,13 +25,8 @@ def req(spec: dict[str, Any], **kw: Any) -> Any:
     return request(ObjectStoreSpec, spec, adapter=A, **kw)
 
 
-def ensure(r: Any) -> None:
-    """create + apply diffs, as the reconciler does."""
-    if not A.observe(r).exists:
-        A.create(r)
-    obs = A.observe(r)
-    if obs.diffs:
-        A.update(r, obs)
+def ensure(r: Any) -> Any:
+    return converge(A, r)
 
 
 def s3() -> Any:

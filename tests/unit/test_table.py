@@ -11,7 +11,7 @@ from controller.adapters.table import TableAdapter, attribute_definitions, scali
 from controller.api.table import TableSpec
 from controller.errors import BlockedError
 
-from .helpers import api_calls, delta, request, writes
+from .helpers import api_calls, converge, delta, request, writes
 
 A = TableAdapter()
 AUTO = {"billingMode": "PROVISIONED", "autoscaling": {"read": {"min": 5, "max": 50}, "write": {"min": 2, "max": 20}},
@@ -22,15 +22,8 @@ def req(spec: dict[str, Any], **kw: Any) -> Any:
     return request(TableSpec, spec, adapter=A, name="orders", kind="StackeryTable", **kw)
 
 
-def ensure(r: Any, passes: int = 4) -> Any:
-    if not A.observe(r).exists:
-        A.create(r)
-    for _ in range(passes):  # index changes go one per pass, as DynamoDB requires
-        obs = A.observe(r)
-        if not obs.diffs:
-            return obs
-        A.update(r, obs)
-    return A.observe(r)
+def ensure(r: Any) -> Any:
+    return converge(A, r)
 
 
 def ddb() -> Any:
