@@ -40,6 +40,7 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	bash hack/build-kube.sh >/dev/null
 	bash hack/build-helm.sh >/dev/null
+	bash hack/build-kstatus.sh >/dev/null
 	$(BIN)/pytest -q tests/e2e
 
 alerts-test:
@@ -48,6 +49,7 @@ alerts-test:
 test: $(STAMP) crds-check lint
 	bash hack/build-kube.sh >/dev/null
 	bash hack/build-helm.sh >/dev/null
+	bash hack/build-kstatus.sh >/dev/null
 	bash hack/promtool.sh --version >/dev/null
 	$(BIN)/pytest tests
 

@@ -61,6 +61,10 @@ class KubeCluster:
             raise
         return obj  # type: ignore[return-value]
 
+    def mark_pending_create(self, ref: ObjectRef, external_name: str) -> None:
+        k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(
+            GROUP, VERSION, ref.namespace, ref.kind.lower() + "s", ref.name, {"status": {"pendingCreate": external_name}})
+
     def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:
         api = self._core()
         body: dict[str, Any] = {

@@ -127,4 +127,7 @@ class CommonStatus(Model):
     next_check_at: str | None = Field(default=None, description="When the operator will look at AWS again.")
     failures: int | None = Field(default=None, description="Consecutive failed reconciles (drives backoff).")
     ready_at: str | None = Field(default=None, description="When the object first became Ready.")
+    pending_create: str | None = Field(
+        default=None, description="Name of an AWS resource being created right now (crash safety marker)."
+    )
 

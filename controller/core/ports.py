@@ -20,6 +20,11 @@ class Cluster(Protocol):
         """The whole object (metadata, spec, status) of a Stackery kind, or None when absent."""
         ...
 
+    def mark_pending_create(self, ref: ObjectRef, external_name: str) -> None:
+        """Record in status, before an AWS create, which name is about to be created. If the process dies
+        between the create and tagging, the next pass knows the untagged resource is its own."""
+        ...
+
     def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:
         """Create or update the outputs ConfigMap (owned by the object); no write when unchanged."""
         ...

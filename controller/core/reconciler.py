@@ -148,7 +148,7 @@ class Reconciler(Generic[SpecT]):
         started = time.monotonic()
         try:
             outcome = self._sync(obj)
-        except BaseException as exc:  # noqa: BLE001 - classified in exactly one place
+        except Exception as exc:  # noqa: BLE001 - classified in exactly one place
             outcome = self._from_error(obj, exc)
         finally:
             metrics.RECONCILE_DURATION.labels(self.kind).observe(time.monotonic() - started)
@@ -194,9 +194,10 @@ class Reconciler(Generic[SpecT]):
                 retry_after=self.settings.wait_seconds,
             )
         region = getattr(spec, "region", None) or self.settings.region
+        crashed_create = obj.status.get("pendingCreate") == external
         return Request(
             ref=obj.ref, spec=spec, region=region, external_name=external,
-            adopt=bool(adopt_name), inputs=inputs, nodes=nodes, status=obj.status,
+            adopt=bool(adopt_name) or crashed_create, inputs=inputs, nodes=nodes, status=obj.status,
         )
 
     def _check_owner(self, req: Request[SpecT], obs: Observation, *, observe_only: bool) -> None:
@@ -229,6 +230,7 @@ class Reconciler(Generic[SpecT]):
 
         created = False
         if not obs.exists:
+            self.cluster.mark_pending_create(obj.ref, req.external_name)
             try:
                 self.adapter.create(req)
             except WaitingError as wait:  # a prerequisite is not there yet (e.g. certificate approval)
@@ -308,6 +310,7 @@ class Reconciler(Generic[SpecT]):
             "lastSyncTime": _iso(now),
             "nextCheckAt": _iso(now + timedelta(seconds=delay)),
             "failures": failures or None,
+            "pendingCreate": None,  # the create (if any) finished: its outcome is observed from here on
         }
         if generation_done:
             status["observedGeneration"] = obj.generation
@@ -381,7 +384,7 @@ class Reconciler(Generic[SpecT]):
             if res.done:
                 return self._released(obj, *notes, Event("Normal", "Deleted", f"deleted {req.external_name}"))
             outcome = _Outcome("deleting", "Deleting", res.message or "deleting", retry_after=self.settings.wait_seconds)
-        except BaseException as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001
             outcome = self._from_error(obj, exc)
         result = self._result(obj, outcome, generation_done=False)
         result.done = False

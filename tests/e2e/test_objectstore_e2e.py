@@ -144,3 +144,27 @@ def test_ownership_conflict_between_objects(bed: testbed.TestBed) -> None:
     assert aws(bed, "s3").get_bucket_versioning(Bucket="stackery-e2e-shared").get("Status") is None
     bed.kubectl("delete", "stackeryobjectstore", "second", "--timeout=60s")
     assert "stackery-e2e-shared" in {b["Name"] for b in aws(bed, "s3").list_buckets()["Buckets"]}
+
+
+def test_operator_killed_mid_create_leaves_no_duplicates(bed: testbed.TestBed) -> None:
+    """Crash safety on the real system: SIGKILL the operator while it creates, start it again."""
+    import json as _json
+    import signal
+
+    items = [object_store(f"crash-{i:02d}", versioning=True) for i in range(15)]
+    bed.kubectl("apply", "-f", "-", input=_json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    s3 = aws(bed, "s3")
+    wait_for(lambda: any(b["Name"].startswith("stackery-default-crash-") for b in s3.list_buckets()["Buckets"]),
+             what="creation under way")
+    proc = next(p for name, p in bed.procs.procs if name == "operator")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    bed.procs.procs = [(n, p) for n, p in bed.procs.procs if p is not proc]
+    bed.start_operator()
+    for i in range(15):
+        wait_for(lambda i=i: ready(bed, "stackeryobjectstore", f"crash-{i:02d}"), timeout=90, what=f"crash-{i:02d}")  # type: ignore[misc]
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("stackery-default-crash-")]
+    assert sorted(names) == [f"stackery-default-crash-{i:02d}" for i in range(15)]
+    for n in names:
+        assert s3.get_bucket_versioning(Bucket=n)["Status"] == "Enabled"
+        assert {t["Key"] for t in s3.get_bucket_tagging(Bucket=n)["TagSet"]} >= {"stackery.io/uid", "stackery.io/name"}

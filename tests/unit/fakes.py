@@ -86,6 +86,10 @@ class FakeCluster:
     secrets: dict[tuple[str, str, str], str] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     nodes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)
+
+    def mark_pending_create(self, ref: ObjectRef, external_name: str) -> None:
+        self.pending.append(external_name)
 
     def read_node(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self.nodes.get((kind, name))

@@ -370,3 +370,27 @@ def test_unset_deletion_policy_follows_the_operator_default() -> None:
     # an explicit Delete wins over the default
     obj.spec["deletionPolicy"] = "Delete"
     assert rec.finalize(obj.managed()).done and adapter.cloud == {}
+
+
+def test_crash_between_create_and_tagging_is_recovered_by_the_pending_marker() -> None:
+    class Untagged(FakeAdapter):
+        def create(self, req: Any) -> None:  # the resource appears, then the process dies before tagging
+            self.calls.append("create")
+            self.cloud[req.external_name] = {"tags": {}, "size": 1, "color": "blue"}
+            raise KeyboardInterrupt
+
+    rec, adapter, cluster, _ = make(Untagged())
+    obj = Obj(spec={"size": 3})
+    with pytest.raises(KeyboardInterrupt):
+        rec.reconcile(obj.managed())
+    assert cluster.pending == ["widget-ns-w"]
+    obj.status["pendingCreate"] = "widget-ns-w"  # what the marker wrote to the apiserver
+    run(rec, obj)  # restart
+    assert adapter.calls.count("create") == 1
+    assert adapter.cloud["widget-ns-w"]["tags"]["stackery.io/uid"] == "uid-1"
+    assert obj.summary()[0] == "True" and obj.status["pendingCreate"] is None
+    # without the marker the same untagged resource would be refused, never silently taken
+    rec2, adapter2, _, _ = make(FakeAdapter(cloud={"widget-ns-w": {"tags": {}, "size": 1, "color": "blue"}}))
+    obj2 = Obj(spec={"size": 3})
+    run(rec2, obj2)
+    assert obj2.cond("Stalled")["reason"] == "OwnershipConflict"
