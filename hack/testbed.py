@@ -138,6 +138,8 @@ class TestBed:
             f'{self.admin_token},admin,admin,"system:masters"\n'
             f'{self.operator_token},system:serviceaccount:{OPERATOR_NS}:{OPERATOR_SA},operator-uid,'
             f'"system:serviceaccounts,system:serviceaccounts:{OPERATOR_NS},system:authenticated"\n'
+            f'{self.operator_token}-ns,system:serviceaccount:{OPERATOR_NS}:{OPERATOR_SA}-ns,operator-ns-uid,'
+            f'"system:serviceaccounts,system:serviceaccounts:{OPERATOR_NS},system:authenticated"\n'
         )
         api = self.procs.start("kube-apiserver", [
             str(self.assets / "kube-apiserver"),
@@ -157,6 +159,7 @@ class TestBed:
         _wait(lambda: self._get("/readyz") == 200, "kube-apiserver", 120, api, w / "apiserver.log")
         self.write_kubeconfig("admin", self.admin_token)
         self.write_kubeconfig("operator", self.operator_token)
+        self.write_kubeconfig("operator-ns", self.operator_token + "-ns")  # for the namespaced-install test
         log(f"kube-apiserver {self.apiserver_url} ready (kubeconfig {self.kubeconfig('admin')})")
 
     def _get(self, path: str) -> int:
@@ -215,12 +218,12 @@ class TestBed:
             capture_output=True, text=True, check=True).stdout
         self.kubectl("apply", "-f", "-", input=rendered)
 
-    def start_operator(self, **settings: str) -> None:
+    def start_operator(self, *, who: str = "operator", **settings: str) -> None:
         self.metrics_port = free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KUBECONFIG"))},
             **self.aws_env(),
-            "KUBECONFIG": str(self.kubeconfig("operator")),
+            "KUBECONFIG": str(self.kubeconfig(who)),
             "STACKERY_METRICS_PORT": str(self.metrics_port),
             "STACKERY_PROBE_PORT": str(free_port()),
             "STACKERY_TICK_SECONDS": "1", "STACKERY_RESYNC_SECONDS": "5", "STACKERY_WAIT_SECONDS": "2", "STACKERY_BLOCKED_SECONDS": "3",

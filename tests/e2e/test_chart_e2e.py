@@ -68,3 +68,29 @@ def test_plain_manifests_match_chart_and_apply(bed: testbed.TestBed) -> None:
 def test_operator_identity_is_least_privilege(bed: testbed.TestBed, verb: str, resource: str, allowed: str) -> None:
     res = bed.kubectl("auth", "can-i", verb, resource, "-n", "default", who="operator", check=False)
     assert res.stdout.strip() == allowed
+
+
+def test_namespaced_install_works_with_roles_only(bed: testbed.TestBed) -> None:
+    """operator.watchNamespaces: a Role per namespace, no cluster-wide grant; the operator still works."""
+    import json
+
+    from .conftest import ready, wait_for
+
+    bed.kubectl("create", "namespace", "team-ns", check=False)
+    rbac = helm("template", "nsop", str(CHART), "--namespace", testbed.OPERATOR_NS, "--show-only", "templates/rbac.yaml",
+                "--set", "operator.watchNamespaces={team-ns}", "--set", f"serviceAccount.name={testbed.OPERATOR_SA}-ns").stdout
+    assert "kind: ClusterRole" not in rbac
+    bed.kubectl("apply", "-f", "-", input=rbac)
+    assert bed.kubectl("auth", "can-i", "list", "stackeryobjectstores.stackery.io", "-A", who="operator-ns", check=False).stdout.strip() == "no"
+    bed.stop_operator()  # one operator per object: the cluster-wide one steps aside for this test
+    try:
+        bed.start_operator(who="operator-ns", STACKERY_NAMESPACES="team-ns")
+        bed.kubectl("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "stackery.io/v1alpha1", "kind": "StackeryObjectStore",
+            "metadata": {"name": "scoped", "namespace": "team-ns"}, "spec": {}}))
+        obj = wait_for(lambda: ready(bed, "stackeryobjectstore", "scoped", "team-ns"), timeout=60, what="scoped Ready")
+        assert obj["status"]["externalName"] == "stackery-team-ns-scoped"
+        bed.kubectl("delete", "stackeryobjectstore", "scoped", "-n", "team-ns", "--timeout=60s")
+    finally:
+        bed.stop_operator()
+        bed.start_operator()
