@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from . import GROUP, VERSION
 from .core.adapter import ObjectRef
 from .errors import TerminalError
+from .registry import BY_KIND
 
 log = logging.getLogger(__name__)
 MANAGED_BY = {"app.kubernetes.io/managed-by": "stackery-operator"}
@@ -54,7 +55,7 @@ class KubeCluster:
     def read_node(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         try:
             obj = k8s.CustomObjectsApi(self._core().api_client).get_namespaced_custom_object(
-                GROUP, VERSION, namespace, kind.lower() + "s", name)
+                GROUP, VERSION, namespace, BY_KIND[kind].plural, name)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -63,7 +64,7 @@ class KubeCluster:
 
     def mark_pending_create(self, ref: ObjectRef, external_name: str) -> None:
         k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(
-            GROUP, VERSION, ref.namespace, ref.kind.lower() + "s", ref.name, {"status": {"pendingCreate": external_name}})
+            GROUP, VERSION, ref.namespace, BY_KIND[ref.kind].plural, ref.name, {"status": {"pendingCreate": external_name}})
 
     def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:
         api = self._core()

@@ -293,10 +293,13 @@ class CDNAdapter:
         return json.loads(raw) if raw else None
 
     def _records(self, req: Req, dist_domain: str | None, cert: dict[str, Any] | None) -> list[dict[str, str]]:
-        """Records the domains need: validation CNAMEs (while pending) and aliases to the distribution."""
+        """Records the domains need: validation CNAMEs (while pending) and the domains pointing at the
+        distribution — CNAMEs for a person to create, or Route 53 alias A/AAAA records (valid at a zone
+        apex too) when the operator manages the zone."""
         out = [r for r in (validation_records(cert) if cert and cert["Status"] != "ISSUED" else [])]
         if dist_domain:
-            out += [{"name": d, "type": "CNAME", "value": dist_domain} for d in req.spec.domains]
+            kinds = ("A", "AAAA") if req.spec.route53 else ("CNAME",)
+            out += [{"name": d, "type": t, "value": dist_domain} for d in req.spec.domains for t in kinds]
         return out
 
     def observe(self, req: Req) -> Observation:
@@ -484,27 +487,35 @@ class CDNAdapter:
                         raise
 
     def _route53_records(self, req: Req, wanted: list[dict[str, str]]) -> list[dict[str, str]]:
+        """The wanted records as they are in the zone (same shape), in wanted order; missing ones left out."""
         assert req.spec.route53 is not None
         r53 = client("route53", "us-east-1")
-        names = {w["name"].rstrip(".") + "." for w in wanted}
         have = r53.list_resource_record_sets(HostedZoneId=req.spec.route53.hosted_zone_id).get("ResourceRecordSets", [])
+        index = {(rr["Name"].rstrip(".").lower(), rr["Type"]): rr for rr in have}
         out = []
-        for rr in have:
-            if rr["Name"] in names and rr["Type"] == "CNAME":
-                value = (rr.get("ResourceRecords") or [{}])[0].get("Value", "")
-                match = next((w for w in wanted if w["name"].rstrip(".") + "." == rr["Name"]), None)
-                out.append({"name": match["name"] if match else rr["Name"], "type": "CNAME", "value": value})
-        order = {w["name"]: i for i, w in enumerate(wanted)}
-        return sorted(out, key=lambda r: order.get(r["name"], 999))
+        for w in wanted:
+            rr = index.get((w["name"].rstrip(".").lower(), w["type"]))
+            if rr is None:
+                continue
+            value = (rr.get("AliasTarget") or {}).get("DNSName") or (rr.get("ResourceRecords") or [{}])[0].get("Value", "")
+            same = value.rstrip(".").lower() == w["value"].rstrip(".").lower()
+            out.append({**w, "value": w["value"] if same else value})
+        return out
 
     def _upsert_records(self, req: Req, records: list[dict[str, str]]) -> None:
         if not req.spec.route53 or not records:
             return
+        changes = []
+        for r in records:
+            rrset: dict[str, Any] = {"Name": r["name"], "Type": r["type"]}
+            if r["type"] in ("A", "AAAA"):
+                rrset["AliasTarget"] = {"HostedZoneId": CLOUDFRONT_ZONE, "DNSName": r["value"], "EvaluateTargetHealth": False}
+            else:
+                rrset.update(TTL=300, ResourceRecords=[{"Value": r["value"]}])
+            changes.append({"Action": "UPSERT", "ResourceRecordSet": rrset})
         client("route53", "us-east-1").change_resource_record_sets(
             HostedZoneId=req.spec.route53.hosted_zone_id,
-            ChangeBatch={"Comment": f"stackery {req.ref.namespace}/{req.ref.name}", "Changes": [
-                {"Action": "UPSERT", "ResourceRecordSet": {"Name": r["name"], "Type": r["type"], "TTL": 300,
-                                                           "ResourceRecords": [{"Value": r["value"]}]}} for r in records]})
+            ChangeBatch={"Comment": f"stackery {req.ref.namespace}/{req.ref.name}", "Changes": changes})
 
     def delete(self, req: Req, obs: Observation) -> DeleteResult:
         """The only safe order: disable, wait until deployed, delete (with its ETag), then the

@@ -258,3 +258,36 @@ def test_in_sync_read_budget(acm_wait: Any) -> None:
 def test_model_rejects(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         CDNSpec.model_validate(bad)
+
+
+def test_route53_records_made_by_the_operator(acm_wait: Any) -> None:
+    r53 = boto3.client("route53", region_name="us-east-1")
+    zone = r53.create_hosted_zone(Name="example.com", CallerReference="z1")["HostedZone"]["Id"].split("/")[-1]
+    store = make_store()
+    o = Obj({"objectStore": "site", "domains": ["example.com", "www.example.com"], "route53": {"hostedZoneId": zone}},
+            {"site": store})
+    with pytest.raises(WaitingError) as err:
+        A.create(o.req())
+    assert "the operator is creating it in Route 53" in err.value.message
+
+    def records() -> dict[tuple[str, str], Any]:
+        rrs = r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        return {(r["Name"], r["Type"]): r for r in rrs}
+
+    assert any(t == "CNAME" and n.startswith("_") for n, t in records())  # validation record published
+    acm_wait(0)
+    obs = o.sync()
+    assert obs.diffs == () and obs.identifiers["dnsRecords"] == []  # nothing left for a person to do
+    got = records()
+    for name in ("example.com.", "www.example.com."):  # apex included: alias A/AAAA, not CNAME
+        for rtype in ("A", "AAAA"):
+            alias = got[(name, rtype)]["AliasTarget"]
+            assert alias["DNSName"].rstrip(".") == obs.identifiers["distributionDomainName"]
+            assert alias["HostedZoneId"] == "Z2FDTNDATAQYW2"
+    # a record changed behind our back is drift, and is put back
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+        "Name": "www.example.com", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.1"}]}}]})
+    obs = o.observe()
+    assert [d.field for d in obs.diffs] == ["dnsRecords"]
+    A.update(o.req(), obs)
+    assert o.observe().diffs == ()
