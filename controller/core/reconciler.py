@@ -310,8 +310,11 @@ class Reconciler(Generic[SpecT]):
             "lastSyncTime": _iso(now),
             "nextCheckAt": _iso(now + timedelta(seconds=delay)),
             "failures": failures or None,
-            "pendingCreate": None,  # the create (if any) finished: its outcome is observed from here on
         }
+        if out.obs is not None and out.obs.exists:
+            # the resource was seen (tagged): a create that was under way is over. After a failed create
+            # the marker stays, so an untagged leftover of it is still recognised as ours next time.
+            status["pendingCreate"] = None
         if generation_done:
             status["observedGeneration"] = obj.generation
         if out.obs is not None:

@@ -394,3 +394,21 @@ def test_crash_between_create_and_tagging_is_recovered_by_the_pending_marker() -
     obj2 = Obj(spec={"size": 3})
     run(rec2, obj2)
     assert obj2.cond("Stalled")["reason"] == "OwnershipConflict"
+
+
+def test_failed_create_keeps_the_pending_marker() -> None:
+    class HalfCreate(FakeAdapter):
+        def create(self, req: Any) -> None:  # bucket made, tagging throttled
+            self.calls.append("create")
+            self.cloud[req.external_name] = {"tags": {}, "size": 1, "color": "blue"}
+            raise client_error("ThrottlingException")
+
+    rec, adapter, cluster, _ = make(HalfCreate())
+    obj = Obj(spec={"size": 3})
+    obj.status["pendingCreate"] = "widget-ns-w"  # written by mark_pending_create before the create
+    run(rec, obj)
+    assert obj.status["pendingCreate"] == "widget-ns-w" and obj.summary()[2] == "True"  # retrying
+    run(rec, obj)  # next pass: untagged resource recognised as ours, tagged and configured
+    assert adapter.calls.count("create") == 1
+    assert adapter.cloud["widget-ns-w"]["tags"]["stackery.io/uid"] == "uid-1"
+    assert obj.summary()[0] == "True" and obj.status["pendingCreate"] is None
