@@ -211,6 +211,9 @@ class TestBed:
         for crd in sorted((ROOT / "crds").glob("stackery.io_*.yaml")):
             name = crd.name.split("_", 1)[1].removesuffix(".yaml") + ".stackery.io"
             self.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+            # Established comes before the new storage serves lists; wait so the operator starts clean
+            _wait(lambda name=name: self.kubectl("get", name.split(".")[0], "-A", check=False).returncode == 0,
+                  f"storage for {name}", 30)
         self.kubectl("create", "namespace", OPERATOR_NS, check=False)
         rendered = subprocess.run(
             [str(helm_binary()), "template", "stackery-operator", str(ROOT / "charts/stackery-operator"),
