@@ -26,7 +26,7 @@ def rows(bed: testbed.TestBed) -> list[tuple[str, str, str, str]]:
         conds = {c["type"]: c for c in item.get("status", {}).get("conditions", [])}
         ready = conds.get("Ready", {})
         result.append((f"{item['kind']}/{item['metadata']['name']}", ready.get("status", "-"),
-                       ready.get("reason", "Pending"), (ready.get("message") or "")[:70]))
+                       ready.get("reason", "Pending"), (ready.get("message") or "")[:110]))
     return sorted(result)
 
 
@@ -41,16 +41,15 @@ def main() -> int:
         print(f"\napplying {ROOT / 'examples'}:")
         print(bed.kubectl("apply", "-f", str(ROOT / "examples")).stdout, flush=True)
         deadline = time.monotonic() + timeout
-        last: list[tuple[str, str, str, str]] = []
+        last: dict[str, tuple[str, str, str]] = {}
         all_ready = False
         while time.monotonic() < deadline:
             now = rows(bed)
-            if now != last:
-                stamp = time.strftime("%H:%M:%S")
-                for name, status, reason, message in now:
-                    print(f"  {stamp}  {name:45} Ready={status:7} {reason:20} {message}")
-                print(flush=True)
-                last = now
+            stamp = time.strftime("%H:%M:%S")
+            for name, status, reason, message in now:  # print each object's transitions only
+                if last.get(name) != (status, reason, message):
+                    print(f"  {stamp}  {name:38} Ready={status:6} {reason:20} {message}", flush=True)
+                    last[name] = (status, reason, message)
             all_ready = bool(now) and all(r[1] == "True" for r in now)
             if all_ready:
                 break
