@@ -56,6 +56,17 @@ def count_ready(items: list[dict[str, Any]], since: str | None = None) -> int:
     return n
 
 
+def poll(count: Any, total: int, since: float, timeout: float) -> int:
+    """count() every 2 s until it reaches total or the timeout passes; the last count."""
+    n = 0
+    while time.monotonic() - since < timeout:
+        n = count()
+        if n >= total:
+            break
+        time.sleep(2)
+    return n
+
+
 def rss_peak_mib(bed: testbed.TestBed) -> float:
     pid = next(p.pid for name, p in bed.procs.procs if name == "operator")
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -78,12 +89,7 @@ def run(n: int, timeout: float) -> dict[str, Any]:
         t0 = time.monotonic()
         bed.kubectl("create", "-f", "-", input=manifests(n), timeout=600)
         applied = time.monotonic() - t0
-        ready = 0
-        while time.monotonic() - t0 < timeout:
-            ready = count_ready(states(bed))
-            if ready >= total:
-                break
-            time.sleep(2)
+        ready = poll(lambda: count_ready(states(bed)), total, t0, timeout)
         t_ready = time.monotonic() - t0
         create_calls = api_calls(bed)
         cpu_create = cpu_seconds(bed)
@@ -93,12 +99,7 @@ def run(n: int, timeout: float) -> dict[str, Any]:
         t1 = time.monotonic()
         bed.kubectl("annotate", "stackeryobjectstores,stackeryconfigstores,stackerytables", "--all", "bench/poke=1",
                     "--overwrite", timeout=600)
-        checked = 0
-        while time.monotonic() - t1 < timeout:
-            checked = count_ready(states(bed), since=stamp)
-            if checked >= total:
-                break
-            time.sleep(2)
+        checked = poll(lambda: count_ready(states(bed), since=stamp), total, t1, timeout)
         t_check = time.monotonic() - t1
         after = api_calls(bed)
         # steady state: timers only (nothing due), CPU over 20 s

@@ -23,7 +23,7 @@ from typing import Any
 
 from .. import metrics
 from ..api.cdn import CDNSpec
-from ..aws.clients import client, error_code
+from ..aws.clients import client, error_code, or_none
 from ..core.adapter import DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
 from ..core.conditions import Cond
 from ..errors import InvalidSpecError, TerminalError, WaitingError
@@ -170,12 +170,8 @@ class CDNAdapter:
             kwargs["NextToken"] = page["NextToken"]
 
     def _describe(self, arn: str) -> dict[str, Any] | None:
-        try:
-            return dict(client("acm", ACM_REGION).describe_certificate(CertificateArn=arn)["Certificate"])
-        except Exception as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                return None
-            raise
+        got = or_none(lambda: client("acm", ACM_REGION).describe_certificate(CertificateArn=arn), "ResourceNotFoundException")
+        return None if got is None else dict(got["Certificate"])
 
     def _certificate(self, req: Req) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(certificate for the spec's domains, issued or not; the one currently in status). Read-only."""
@@ -252,12 +248,9 @@ class CDNAdapter:
             dist_id = self._find_distribution(req)
         if not dist_id:
             return None, None
-        try:
-            got = cf.get_distribution(Id=dist_id)
-        except Exception as exc:
-            if error_code(exc) == "NoSuchDistribution":
-                return None, None
-            raise
+        got = or_none(lambda: cf.get_distribution(Id=dist_id), "NoSuchDistribution")
+        if got is None:
+            return None, None
         return got["Distribution"], got.get("ETag")
 
     def _find_distribution(self, req: Req) -> str | None:
@@ -284,12 +277,8 @@ class CDNAdapter:
         return req.status.get("bucketName"), str(req.status.get("bucketRegion") or req.region)
 
     def _policy(self, bucket: str, region: str) -> dict[str, Any] | None:
-        try:
-            raw = client("s3", region).get_bucket_policy(Bucket=bucket).get("Policy")
-        except Exception as exc:
-            if error_code(exc) in ("NoSuchBucketPolicy", "NoSuchBucket"):
-                return None
-            raise
+        got = or_none(lambda: client("s3", region).get_bucket_policy(Bucket=bucket), "NoSuchBucketPolicy", "NoSuchBucket")
+        raw = (got or {}).get("Policy")
         return json.loads(raw) if raw else None
 
     def _records(self, req: Req, dist_domain: str | None, cert: dict[str, Any] | None) -> list[dict[str, str]]:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..api.function import FunctionSpec
-from ..aws.clients import account_id, client, error_code
+from ..aws.clients import account_id, client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
 from ..errors import InvalidSpecError, OwnershipConflictError, RecoverableError
 from .common import canon, compare, dns_name, foreign, owner_of
@@ -156,12 +156,9 @@ class FunctionAdapter:
     def observe(self, req: Req) -> Observation:
         lam = client("lambda", req.region)
         name = req.external_name
-        try:
-            f = lam.get_function(FunctionName=name)
-        except Exception as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                return NOT_FOUND
-            raise
+        f = or_none(lambda: lam.get_function(FunctionName=name), "ResourceNotFoundException")
+        if f is None:
+            return NOT_FOUND
         tags = dict(f.get("Tags") or {})
         other = foreign(req, tags)
         if other is not None:
@@ -198,22 +195,16 @@ class FunctionAdapter:
     def _role_policy(self, req: Req) -> Any:
         iam = client("iam", req.region)
         role = self.role_name(req)
-        try:
-            got = iam.get_role(RoleName=role)["Role"]
-        except Exception as exc:
-            if error_code(exc) == "NoSuchEntity":
-                return None
-            raise
+        found = or_none(lambda: iam.get_role(RoleName=role), "NoSuchEntity")
+        if found is None:
+            return None
+        got = found["Role"]
         uid, owner = owner_of({t["Key"]: t["Value"] for t in got.get("Tags", [])})
         if uid != req.ref.uid:
             raise OwnershipConflictError(f"IAM role {role} is not owned by this function ({owner or 'untagged'}); "
                                          "delete it or set spec.roleArn")
-        try:
-            return _policy_from(iam.get_role_policy(RoleName=role, PolicyName=POLICY_NAME)["PolicyDocument"])
-        except Exception as exc:
-            if error_code(exc) == "NoSuchEntity":
-                return None
-            raise
+        doc = or_none(lambda: iam.get_role_policy(RoleName=role, PolicyName=POLICY_NAME), "NoSuchEntity")
+        return None if doc is None else _policy_from(doc["PolicyDocument"])
 
     def _ensure_role(self, req: Req, policy: dict[str, Any]) -> None:
         iam = client("iam", req.region)

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from ..api.objectstore import ObjectStoreSpec
-from ..aws.clients import client, error_code
+from ..aws.clients import client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
 from ..errors import BlockedError, TerminalError
 from .common import compare, dns_name, foreign, owner_of, tag_dict, tag_list
@@ -116,12 +116,7 @@ class ObjectStoreAdapter:
         return []
 
     def _get(self, s3: Any, op: str, bucket: str, *missing: str) -> Any:
-        try:
-            return getattr(s3, op)(Bucket=bucket)
-        except Exception as exc:
-            if error_code(exc) in missing:
-                return None
-            raise
+        return or_none(lambda: getattr(s3, op)(Bucket=bucket), *missing)
 
     def observe(self, req: Req) -> Observation:
         s3 = client("s3", req.region)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.table import GlobalSecondaryIndex, KeyAttribute, TableSpec
-from ..aws.clients import client, error_code
+from ..aws.clients import client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
 from ..errors import BlockedError, InvalidSpecError, WaitingError
 from .common import compare, dns_name, foreign, owner_of, tag_dict, tag_list
@@ -100,12 +100,10 @@ class TableAdapter:
     def observe(self, req: Req) -> Observation:
         ddb = client("dynamodb", req.region)
         name, spec = req.external_name, req.spec
-        try:
-            t = ddb.describe_table(TableName=name)["Table"]
-        except Exception as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                return NOT_FOUND
-            raise
+        found = or_none(lambda: ddb.describe_table(TableName=name), "ResourceNotFoundException")
+        if found is None:
+            return NOT_FOUND
+        t = found["Table"]
         arn = t["TableArn"]
         tags = tag_dict(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags"))
         other = foreign(req, tags)

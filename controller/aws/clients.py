@@ -9,7 +9,8 @@ system, so no adapter can forget to count one.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
 import botocore.config
@@ -81,11 +82,17 @@ def error_code(exc: BaseException) -> str:
     return ""
 
 
-def is_not_found(exc: BaseException, *codes: str) -> bool:
-    code = error_code(exc)
-    if isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404 and not codes:
-        return True
-    return code in codes
+T = TypeVar("T")
+
+
+def or_none(call: Callable[[], T], *codes: str) -> T | None:
+    """call(), or None when AWS answers with one of `codes` (the typed "not found" of observe)."""
+    try:
+        return call()
+    except ClientError as exc:
+        if error_code(exc) in codes:
+            return None
+        raise
 
 
 _accounts: dict[str, str] = {}
