@@ -43,9 +43,14 @@ def _on_after_call(http_response: Any, parsed: Any, model: Any, **kwargs: Any) -
     metrics.count_aws_call(service, model.name, outcome)
 
 
-def _on_exception(exception: Any, model: Any = None, **kwargs: Any) -> None:
-    if exception is not None and model is not None:
-        metrics.count_aws_call(model.service_model.service_name, model.name, "error")
+def _on_exception(service: str) -> Callable[..., None]:
+    """Counts calls that never got an HTTP answer (connection errors, timeouts)."""
+
+    def handler(event_name: str = "", exception: Any = None, **kwargs: Any) -> None:
+        if exception is not None:
+            metrics.count_aws_call(service, event_name.rsplit(".", 1)[-1], "error")
+
+    return handler
 
 
 def client(service: str, region: str) -> Any:
@@ -62,7 +67,7 @@ def client(service: str, region: str) -> Any:
                 _session = boto3.session.Session()
             c = _session.client(service, region_name=region, config=_CONFIG)
             c.meta.events.register("after-call", _on_after_call)
-            c.meta.events.register("after-call-error", _on_exception)
+            c.meta.events.register("after-call-error", _on_exception(service))
             _clients[key] = c
     return c
 

@@ -208,3 +208,22 @@ def test_other_owner_is_reported_without_reading_more(aws: None) -> None:
     obs = A.observe(other)
     assert obs.owner_uid == "uid-1" and obs.owner == "team-a/StackeryObjectStore/data"
     assert sum(delta(before, api_calls()).values()) == 1
+
+
+def test_unreachable_endpoint_is_counted_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    from controller.aws import clients
+    from controller.aws.errors import classify
+    from controller.errors import RecoverableError
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    clients.reset()
+    try:
+        before = api_calls()
+        with pytest.raises(Exception) as err:
+            clients.client("s3", "us-east-1").get_bucket_tagging(Bucket="nope")
+        assert isinstance(classify(err.value), RecoverableError)
+        assert delta(before, api_calls()) == {"GetBucketTagging": 1}
+    finally:
+        clients.reset()
