@@ -168,3 +168,33 @@ def test_operator_killed_mid_create_leaves_no_duplicates(bed: testbed.TestBed) -
     for n in names:
         assert s3.get_bucket_versioning(Bucket=n)["Status"] == "Enabled"
         assert {t["Key"] for t in s3.get_bucket_tagging(Bucket=n)["TagSet"]} >= {"stackery.io/uid", "stackery.io/name"}
+
+
+def test_observe_only_reads_reports_and_never_writes_or_deletes(bed: testbed.TestBed) -> None:
+    s3 = aws(bed, "s3")
+    s3.create_bucket(Bucket="legacy-team-bucket")
+    s3.put_bucket_versioning(Bucket="legacy-team-bucket", VersioningConfiguration={"Status": "Enabled"})
+    obs_only = object_store("legacy", managementPolicy="ObserveOnly", versioning=False)
+    obs_only["metadata"]["annotations"] = {"stackery.io/external-name": "legacy-team-bucket"}
+    apply(bed, obs_only)
+    obj = wait_for(lambda: (o := bed.get("stackeryobjectstore", "legacy")).get("status", {}).get("drift") and o,
+                   timeout=60, what="drift reported")
+    fields = {d["field"] for d in obj["status"]["drift"]}
+    assert {"versioning", "encryption", "publicAccessBlock", "tags"} <= fields
+    assert cond(obj, "Ready")["status"] == "True" and cond(obj, "Synced")["reason"] == "DriftDetected"
+    assert s3.get_bucket_versioning(Bucket="legacy-team-bucket")["Status"] == "Enabled"  # untouched
+    try:  # no ownership tags were added: ObserveOnly never writes
+        tags = s3.get_bucket_tagging(Bucket="legacy-team-bucket")["TagSet"]
+    except s3.exceptions.ClientError:
+        tags = []
+    assert tags == []
+    bed.kubectl("delete", "stackeryobjectstore", "legacy", "--timeout=60s")
+    assert "legacy-team-bucket" in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+
+
+def test_kubectl_explain_documents_fields(bed: testbed.TestBed) -> None:
+    out = bed.kubectl("explain", "stackeryobjectstore.spec.forceDelete").stdout
+    assert "never deleted" in out
+    out = bed.kubectl("explain", "stackerycdn.spec").stdout
+    for field in ("objectStore", "domains", "certificateArn", "spaFallback", "deletionPolicy", "driftPolicy"):
+        assert field in out
