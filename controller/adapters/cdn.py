@@ -27,7 +27,17 @@ from ..aws.clients import client, error_code, or_none
 from ..core.adapter import DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
 from ..core.conditions import Cond
 from ..errors import InvalidSpecError, TerminalError, WaitingError
-from .common import compare, dns_name, foreign, owner_of, tag_dict, tag_list
+from .common import (
+    compare,
+    dns_name,
+    foreign,
+    owner_of,
+    read_bucket_policy,
+    replace_statements,
+    tag_dict,
+    tag_list,
+    write_bucket_policy,
+)
 
 Req = Request[CDNSpec]
 ACM_REGION = "us-east-1"  # CloudFront only uses certificates from us-east-1, whatever the stack region
@@ -58,15 +68,6 @@ def bucket_statement(bucket: str, distribution_arn: str, uid: str) -> dict[str, 
     return {"Sid": statement_sid(uid), "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
             "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
             "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}}}
-
-
-def with_statement(policy: dict[str, Any] | None, sid: str, statement: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The policy with statement `sid` replaced (or removed when None); every other statement kept."""
-    others = [s for s in (policy or {}).get("Statement", []) if s.get("Sid") != sid]
-    statements = others + ([statement] if statement is not None else [])
-    if not statements:
-        return None
-    return {"Version": (policy or {}).get("Version", "2012-10-17"), "Statement": statements}
 
 
 def distribution_config(spec: CDNSpec, *, ref: ObjectRef, bucket: str, bucket_region: str,
@@ -276,11 +277,6 @@ class CDNAdapter:
             return str(store["externalName"]), str(store.get("region") or req.region)
         return req.status.get("bucketName"), str(req.status.get("bucketRegion") or req.region)
 
-    def _policy(self, bucket: str, region: str) -> dict[str, Any] | None:
-        got = or_none(lambda: client("s3", region).get_bucket_policy(Bucket=bucket), "NoSuchBucketPolicy", "NoSuchBucket")
-        raw = (got or {}).get("Policy")
-        return json.loads(raw) if raw else None
-
     def _records(self, req: Req, dist_domain: str | None, cert: dict[str, Any] | None) -> list[dict[str, str]]:
         """Records the domains need: validation CNAMEs (while pending) and the domains pointing at the
         distribution — CNAMEs for a person to create, or Route 53 alias A/AAAA records (valid at a zone
@@ -301,7 +297,7 @@ class CDNAdapter:
         dist, etag = self._distribution(req)
         if dist is None:
             residual = bool(self._oac(req) or (spec.domains and not spec.certificate_arn and self._owned_certificates(req)) or
-                            (bucket and statement_sid(req.ref.uid) in json.dumps(self._policy(bucket, bucket_region) or {})))
+                            (bucket and statement_sid(req.ref.uid) in json.dumps(read_bucket_policy(bucket, bucket_region) or {})))
             conds.append(Cond("DistributionDeployed", "False", "NotCreated",
                               "waiting for the certificate" if cert_cond and cert_cond.status != "True" else "creating the distribution"))
             return Observation(exists=False, residual=residual, identifiers=ids, conditions=tuple(conds),
@@ -325,7 +321,7 @@ class CDNAdapter:
             diffs += compare(f"distribution.{key}", want[key], have[key])
         if spec.domains and not spec.certificate_arn and (cert is None or cert["CertificateArn"] != in_use):
             diffs.append(Diff("certificate", ",".join(spec.domains), (current or {}).get("DomainName")))
-        policy = self._policy(bucket, bucket_region) if bucket else None
+        policy = read_bucket_policy(bucket, bucket_region) if bucket else None
         ours = next((s for s in (policy or {}).get("Statement", []) if s.get("Sid") == statement_sid(req.ref.uid)), None)
         diffs += compare("bucketPolicy", bucket_statement(bucket or "", dist["ARN"], req.ref.uid), ours)
         previous = req.status.get("bucketName")
@@ -407,17 +403,12 @@ class CDNAdapter:
             "SigningProtocol": "sigv4", "SigningBehavior": "always", "OriginAccessControlOriginType": "s3",
         })["OriginAccessControl"]["Id"])
 
-    def _put_statement(self, bucket: str, region: str, statement: dict[str, Any] | None, uid: str) -> None:
-        s3 = client("s3", region)
-        policy = with_statement(self._policy(bucket, region), statement_sid(uid), statement)
-        if policy is None:
-            try:
-                s3.delete_bucket_policy(Bucket=bucket)
-            except Exception as exc:
-                if error_code(exc) != "NoSuchBucket":
-                    raise
-        else:
-            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    @staticmethod
+    def _put_statement(bucket: str, region: str, statement: dict[str, Any] | None, uid: str) -> None:
+        """Replace (or with None remove) only this CDN's statement in the bucket policy."""
+        sid = statement_sid(uid)
+        write_bucket_policy(bucket, region, replace_statements(read_bucket_policy(bucket, region), lambda s: s == sid,
+                                                               [statement] if statement is not None else []))
 
     def create(self, req: Req) -> None:
         cert, _ = self._certificate(req)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ..aws.clients import client, error_code, or_none
 from ..core.adapter import TAG_KIND, TAG_NAME, TAG_NAMESPACE, TAG_UID, Diff, ObjectRef, Observation, Request
 
 
@@ -66,3 +67,37 @@ def compare(field: str, desired: Any, actual: Any) -> list[Diff]:
 
 def _show(v: Any) -> Any:
     return v if isinstance(v, (str, bool, int)) or v is None else canon(v)
+
+
+# ------------------------------------------------------------------ shared bucket policies
+# A bucket policy is shared between nodes (the ObjectStore's TLS-only statement, each CDN's read grant):
+# every writer replaces only the statements it owns and keeps everybody else's.
+Policy = dict[str, Any]
+
+
+def replace_statements(policy: Policy | None, owned: Callable[[str], bool], statements: list[Policy]) -> Policy | None:
+    """`policy` with the statements whose Sid is `owned` replaced by `statements`; None when empty."""
+    others = [s for s in (policy or {}).get("Statement", []) if not owned(str(s.get("Sid", "")))]
+    kept = others + statements
+    if not kept:
+        return None
+    return {"Version": (policy or {}).get("Version", "2012-10-17"), "Statement": kept}
+
+
+def read_bucket_policy(bucket: str, region: str) -> Policy | None:
+    got = or_none(lambda: client("s3", region).get_bucket_policy(Bucket=bucket), "NoSuchBucketPolicy", "NoSuchBucket")
+    raw = (got or {}).get("Policy")
+    return json.loads(raw) if raw else None
+
+
+def write_bucket_policy(bucket: str, region: str, policy: Policy | None) -> None:
+    """Put the policy, or delete it when None (a bucket that is already gone needs nothing)."""
+    s3 = client("s3", region)
+    if policy is not None:
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+        return
+    try:
+        s3.delete_bucket_policy(Bucket=bucket)
+    except Exception as exc:
+        if error_code(exc) != "NoSuchBucket":
+            raise

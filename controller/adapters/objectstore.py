@@ -11,14 +11,23 @@ statements whose Sid starts with "StackeryObjectStore" and leaves every other st
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..api.objectstore import ObjectStoreSpec
 from ..aws.clients import client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
 from ..errors import BlockedError, TerminalError
-from .common import compare, dns_name, foreign, owner_of, tag_dict, tag_list
+from .common import (
+    compare,
+    dns_name,
+    foreign,
+    owner_of,
+    read_bucket_policy,
+    replace_statements,
+    tag_dict,
+    tag_list,
+    write_bucket_policy,
+)
 
 SID_PREFIX = "StackeryObjectStore"
 SID_TLS = SID_PREFIX + "DenyInsecureTransport"
@@ -95,11 +104,7 @@ def our_statements(policy: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 def merged_policy(actual: dict[str, Any] | None, ours: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The bucket policy with our statements replaced and everybody else's kept in place."""
-    others = [s for s in (actual or {}).get("Statement", []) if not str(s.get("Sid", "")).startswith(SID_PREFIX)]
-    statements = others + ours
-    if not statements:
-        return None
-    return {"Version": (actual or {}).get("Version", "2012-10-17"), "Statement": statements}
+    return replace_statements(actual, lambda sid: sid.startswith(SID_PREFIX), ours)
 
 
 def _norm_rule(rule: dict[str, Any]) -> dict[str, Any]:
@@ -148,8 +153,7 @@ class ObjectStoreAdapter:
                         "BucketKeyEnabled": bool(enc_rule.get("BucketKeyEnabled", False))}
         pab = self._get(s3, "get_public_access_block", bucket, "NoSuchPublicAccessBlockConfiguration")
         pab_cfg = (pab or {}).get("PublicAccessBlockConfiguration")
-        pol = self._get(s3, "get_bucket_policy", bucket, "NoSuchBucketPolicy")
-        policy = json.loads(pol["Policy"]) if pol and pol.get("Policy") else None
+        policy = read_bucket_policy(bucket, req.region)
         ver = s3.get_bucket_versioning(Bucket=bucket).get("Status")
         site = self._get(s3, "get_bucket_website", bucket, "NoSuchWebsiteConfiguration")
         site_cfg = {k: site[k] for k in ("IndexDocument", "ErrorDocument") if site and k in site} or None
@@ -209,11 +213,7 @@ class ObjectStoreAdapter:
         if "publicAccessBlock" in changed:
             s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=desired_public_access_block(spec))
         if "policy" in changed:
-            policy = merged_policy(obs.state.get("policy"), desired_statements(spec, bucket))
-            if policy is None:
-                s3.delete_bucket_policy(Bucket=bucket)
-            else:
-                s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+            write_bucket_policy(bucket, req.region, merged_policy(obs.state.get("policy"), desired_statements(spec, bucket)))
         if "versioning" in changed:
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={
                 "Status": "Enabled" if spec.versioning else "Suspended"})
@@ -251,12 +251,8 @@ class ObjectStoreAdapter:
         else:
             # The bucket is going away: drop our own policy statements first (other parties' stay), so
             # our TLS-only Deny cannot get in the way of emptying it (moto ignores its Condition).
-            remaining = merged_policy(obs.state.get("policy"), [])
             if our_statements(obs.state.get("policy")):
-                if remaining is None:
-                    s3.delete_bucket_policy(Bucket=bucket)
-                else:
-                    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(remaining))
+                write_bucket_policy(bucket, req.region, merged_policy(obs.state.get("policy"), []))
             removed = self._empty(s3, bucket)
             if removed is None:
                 return DeleteResult(done=False, message=f"emptying bucket {bucket} (forceDelete)")
