@@ -296,8 +296,11 @@ class CDNAdapter:
         conds = [cert_cond] if cert_cond else []
         dist, etag = self._distribution(req)
         if dist is None:
-            residual = bool(self._oac(req) or (spec.domains and not spec.certificate_arn and self._owned_certificates(req)) or
-                            (bucket and statement_sid(req.ref.uid) in json.dumps(read_bucket_policy(bucket, bucket_region) or {})))
+            # cheapest first: a certificate _certificate() already found settles it without more calls
+            owns_certs = bool(spec.domains and not spec.certificate_arn)
+            residual = bool((owns_certs and (cert or current)) or self._oac(req) or
+                            (bucket and statement_sid(req.ref.uid) in json.dumps(read_bucket_policy(bucket, bucket_region) or {})) or
+                            (owns_certs and self._owned_certificates(req)))
             conds.append(Cond("DistributionDeployed", "False", "NotCreated",
                               "waiting for the certificate" if cert_cond and cert_cond.status != "True" else "creating the distribution"))
             return Observation(exists=False, residual=residual, identifiers=ids, conditions=tuple(conds),
