@@ -27,7 +27,6 @@ from .api.table import TableSpec, TableStatus
 @dataclass(frozen=True)
 class KindInfo:
     kind: str
-    plural: str
     short_names: tuple[str, ...]
     spec_model: type[BaseModel]
     status_model: type[CommonStatus]
@@ -39,11 +38,15 @@ class KindInfo:
     def singular(self) -> str:
         return self.kind.lower()
 
+    @property
+    def plural(self) -> str:
+        """Every Stackery kind pluralises by a trailing s (stackerycdns, stackerytables, ...)."""
+        return self.singular + "s"
+
 
 KINDS: tuple[KindInfo, ...] = (
     KindInfo(
         kind="StackeryObjectStore",
-        plural="stackeryobjectstores",
         short_names=("sos", "objectstore"),
         spec_model=ObjectStoreSpec,
         status_model=ObjectStoreStatus,
@@ -53,7 +56,6 @@ KINDS: tuple[KindInfo, ...] = (
     ),
     KindInfo(
         kind="StackeryConfigStore",
-        plural="stackeryconfigstores",
         short_names=("scs", "configstore"),
         spec_model=ConfigStoreSpec,
         status_model=ConfigStoreStatus,
@@ -64,7 +66,6 @@ KINDS: tuple[KindInfo, ...] = (
     ),
     KindInfo(
         kind="StackeryTable",
-        plural="stackerytables",
         short_names=("stable", "table"),
         spec_model=TableSpec,
         status_model=TableStatus,
@@ -74,7 +75,6 @@ KINDS: tuple[KindInfo, ...] = (
     ),
     KindInfo(
         kind="StackeryFunction",
-        plural="stackeryfunctions",
         short_names=("sfn", "function"),
         spec_model=FunctionSpec,
         status_model=FunctionStatus,
@@ -84,7 +84,6 @@ KINDS: tuple[KindInfo, ...] = (
     ),
     KindInfo(
         kind="StackeryCDN",
-        plural="stackerycdns",
         short_names=("scdn", "cdn"),
         spec_model=CDNSpec,
         status_model=CDNStatus,
