@@ -9,8 +9,9 @@ import kopf
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("STACKERY_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("STACKERY_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if os.environ.get("STACKERY_LOG_LEVEL", "INFO") != "DEBUG":
         # kopf logs every timer tick at INFO; our own logs and Events say what matters.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)

@@ -8,6 +8,7 @@ applies them through kopf.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -20,17 +21,17 @@ from .core.adapter import ObjectRef
 from .core.reconciler import Managed, Reconciler, Result
 from .kube import KubeCluster
 from .locks import ObjectLocks
-from .registry import KINDS, KindInfo
+from .registry import KINDS, WIRING, KindInfo
 from .settings import Settings
+from .statuscache import StatusCache
 
 log = logging.getLogger(__name__)
 SETTINGS = Settings()
 CLUSTER = KubeCluster()
 LOCKS = ObjectLocks()
 FINALIZER = "stackery.io/finalizer"
-# The last status each object was given, by uid. kopf applies a handler's status patch only after the
-# handler returns, so a timer can briefly see the body from before it; the newer of the two wins.
-_LAST_STATUS: dict[str, dict[str, Any]] = {}
+STATUS = StatusCache()
+RECONCILERS: dict[str, Reconciler[Any]] = {}
 
 
 @kopf.on.startup()
@@ -50,75 +51,75 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         log.info("metrics on :%d/metrics", SETTINGS.metrics_port)
 
 
-def _status(uid: str, body: kopf.Body) -> dict[str, Any]:
-    seen = dict(body.get("status") or {})
-    mine = _LAST_STATUS.get(uid)
-    if mine and (mine.get("lastSyncTime") or "") > (seen.get("lastSyncTime") or ""):
-        return {**seen, **mine}
-    return seen
-
-
-def _managed(info: KindInfo, body: kopf.Body) -> Managed:
+def _managed(kind: str, body: kopf.Body) -> Managed:
     meta = body.get("metadata", {})
+    uid = meta.get("uid", "")
     return Managed(
-        ref=ObjectRef(kind=info.kind, namespace=meta.get("namespace", ""), name=meta.get("name", ""),
-                      uid=meta.get("uid", "")),
+        ref=ObjectRef(kind=kind, namespace=meta.get("namespace", ""), name=meta.get("name", ""), uid=uid),
         generation=int(meta.get("generation") or 0),
         spec=dict(body.get("spec") or {}),
-        status=_status(meta.get("uid", ""), body),
+        status=STATUS.current(uid, str(meta.get("resourceVersion") or ""), body.get("status") or {}),
         annotations=dict(meta.get("annotations") or {}),
         created=meta.get("creationTimestamp"),
     )
 
 
 def _apply(result: Result, body: kopf.Body, patch: kopf.Patch) -> None:
+    meta = body.get("metadata", {})
     if result.status:
-        _LAST_STATUS[body.get("metadata", {}).get("uid", "")] = dict(result.status)
+        STATUS.remember(meta.get("uid", ""), str(meta.get("resourceVersion") or ""), result.status)
     for key, value in result.status.items():
         patch.status[key] = value
     for ev in result.events:
         kopf.event(body, type=ev.type, reason=ev.reason, message=ev.message)
 
 
-def _register(info: KindInfo) -> None:
-    rec = Reconciler(kind=info.kind, spec_model=info.spec_model, adapter=info.adapter, cluster=CLUSTER,
-                     settings=SETTINGS, classify=classify)
-    res = (GROUP, VERSION, info.plural)
-
-    # The snapshot is taken inside the lock, so it includes the status the previous holder wrote.
-    def changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        with LOCKS.hold(body.metadata.uid or ""):
-            _apply(rec.reconcile(_managed(info, body)), body, patch)
-
-    def resumed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        with LOCKS.hold(body.metadata.uid or ""):
-            obj = _managed(info, body)
-            if rec.is_due(obj):
-                _apply(rec.reconcile(obj), body, patch)
-
-    def tick(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        with LOCKS.hold(body.metadata.uid or "", wait=False) as got:
-            if got:
-                obj = _managed(info, body)
-                if rec.is_due(obj):
-                    _apply(rec.reconcile(obj), body, patch)
-
-    def deleted(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        with LOCKS.hold(body.metadata.uid or ""):
-            obj = _managed(info, body)
+def handle(body: kopf.Body, patch: kopf.Patch, *, kind: str, always: bool, wait: bool, delete: bool, **_: Any) -> None:
+    """Every handler of every kind. The snapshot is taken inside the per-object lock, so it includes the
+    status the previous holder wrote. always: a spec/annotation change (reconcile now); otherwise only
+    when a check is due. wait=False (timers): skip when another pass holds the object."""
+    rec = RECONCILERS[kind]
+    uid = body.metadata.uid or ""
+    with LOCKS.hold(uid, wait=wait) as got:
+        if not got:
+            return
+        obj = _managed(kind, body)
+        if delete:
             result = rec.finalize(obj)
-        _apply(result, body, patch)
-        if not result.done:
-            raise kopf.TemporaryError(result.events[-1].message if result.events else "deleting",
-                                      delay=result.requeue_after or SETTINGS.wait_seconds)
-        LOCKS.forget(obj.ref.uid)
-        _LAST_STATUS.pop(obj.ref.uid, None)
+        elif always or rec.is_due(obj):
+            result = rec.reconcile(obj)
+        else:
+            return
+    _apply(result, body, patch)
+    if delete and not result.done:
+        raise kopf.TemporaryError(
+            result.events[-1].message if result.events else "deleting", delay=result.requeue_after or SETTINGS.wait_seconds
+        )
+    if delete:
+        LOCKS.forget(uid)
+        STATUS.forget(uid)
 
-    kopf.on.create(*res, id="reconcile")(changed)
-    kopf.on.update(*res, id="reconcile")(changed)
-    kopf.on.resume(*res, id="resume")(resumed)
-    kopf.timer(*res, id="poll", interval=SETTINGS.tick_seconds, initial_delay=SETTINGS.tick_seconds)(tick)
-    kopf.on.delete(*res, id="finalize")(deleted)
+
+def _register(info: KindInfo) -> None:
+    RECONCILERS[info.kind] = Reconciler(
+        kind=info.kind,
+        spec_model=info.spec_model,
+        adapter=info.adapter,
+        cluster=CLUSTER,
+        settings=SETTINGS,
+        classify=classify,
+        status_fields=info.status_fields,
+        wiring=WIRING,
+    )
+    res = (GROUP, VERSION, info.plural)
+    kind = info.kind
+    kopf.on.create(*res, id="reconcile")(functools.partial(handle, kind=kind, always=True, wait=True, delete=False))
+    kopf.on.update(*res, id="reconcile")(functools.partial(handle, kind=kind, always=True, wait=True, delete=False))
+    kopf.on.resume(*res, id="resume")(functools.partial(handle, kind=kind, always=False, wait=True, delete=False))
+    kopf.timer(*res, id="poll", interval=SETTINGS.tick_seconds, initial_delay=SETTINGS.tick_seconds)(
+        functools.partial(handle, kind=kind, always=False, wait=False, delete=False)
+    )
+    kopf.on.delete(*res, id="finalize")(functools.partial(handle, kind=kind, always=True, wait=True, delete=True))
 
 
 for _info in KINDS:

@@ -16,10 +16,9 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from . import GROUP, VERSION
+from . import GROUP, VERSION, plural
 from .core.adapter import ObjectRef
 from .errors import TerminalError
-from .registry import BY_KIND
 
 log = logging.getLogger(__name__)
 MANAGED_BY = {"app.kubernetes.io/managed-by": "stackery-operator"}
@@ -55,7 +54,8 @@ class KubeCluster:
     def read_node(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         try:
             obj = k8s.CustomObjectsApi(self._core().api_client).get_namespaced_custom_object(
-                GROUP, VERSION, namespace, BY_KIND[kind].plural, name)
+                GROUP, VERSION, namespace, plural(kind), name
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -64,16 +64,28 @@ class KubeCluster:
 
     def mark_pending_create(self, ref: ObjectRef, external_name: str) -> None:
         k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(
-            GROUP, VERSION, ref.namespace, BY_KIND[ref.kind].plural, ref.name, {"status": {"pendingCreate": external_name}})
+            GROUP, VERSION, ref.namespace, plural(ref.kind), ref.name, {"status": {"pendingCreate": external_name}}
+        )
 
     def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:
         api = self._core()
         body: dict[str, Any] = {
-            "apiVersion": "v1", "kind": "ConfigMap",
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
             "metadata": {
-                "name": config_map, "namespace": ref.namespace, "labels": dict(MANAGED_BY),
-                "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}", "kind": ref.kind, "name": ref.name,
-                                     "uid": ref.uid, "controller": True, "blockOwnerDeletion": False}],
+                "name": config_map,
+                "namespace": ref.namespace,
+                "labels": dict(MANAGED_BY),
+                "ownerReferences": [
+                    {
+                        "apiVersion": f"{GROUP}/{VERSION}",
+                        "kind": ref.kind,
+                        "name": ref.name,
+                        "uid": ref.uid,
+                        "controller": True,
+                        "blockOwnerDeletion": False,
+                    }
+                ],
             },
             "data": dict(data),
         }
@@ -86,8 +98,10 @@ class KubeCluster:
             return
         owners = [o.uid for o in ((current.metadata and current.metadata.owner_references) or [])]
         if owners and ref.uid not in owners:
-            raise TerminalError(f"ConfigMap {config_map} belongs to another object; choose another outputs.configMapName",
-                                reason="OutputsConflict")
+            raise TerminalError(
+                f"ConfigMap {config_map} belongs to another object; choose another outputs.configMapName",
+                reason="OutputsConflict",
+            )
         old = dict(current.data or {})
         if old != dict(data):
             patch: dict[str, Any] = {k: None for k in old if k not in data}

@@ -94,5 +94,20 @@ def forget_object(namespace: str, kind: str, name: str) -> None:
             pass
 
 
+# Node-specific conditions whose waiting time is measured: type -> (pending gauge, duration histogram).
+PROGRESS: dict[str, tuple[Gauge, Histogram]] = {"CertificateIssued": (CERTIFICATE_PENDING, CERTIFICATE_ISSUE_SECONDS)}
+
+
+def record_progress(namespace: str, kind: str, name: str, ctype: str, *, pending: bool, elapsed: float, completed: bool) -> None:
+    """Called by the core once per pass for a condition that carries a start time."""
+    pair = PROGRESS.get(ctype)
+    if pair is None:
+        return
+    gauge, histogram = pair
+    gauge.labels(namespace, kind, name).set(elapsed if pending else 0)
+    if completed:
+        histogram.labels(kind).observe(elapsed)
+
+
 def count_aws_call(service: str, operation: str, outcome: str) -> None:
     AWS_API_CALLS.labels(service, operation, outcome).inc()

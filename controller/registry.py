@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from . import plural
+from .adapters import configstore, function, objectstore, table
 from .adapters.cdn import CDNAdapter
 from .adapters.configstore import ConfigStoreAdapter
 from .adapters.function import FunctionAdapter
@@ -22,6 +24,8 @@ from .api.configstore import ConfigStoreSpec, ConfigStoreStatus
 from .api.function import FunctionSpec, FunctionStatus
 from .api.objectstore import ObjectStoreSpec, ObjectStoreStatus
 from .api.table import TableSpec, TableStatus
+from .core.adapter import Adapter
+from .core.wiring import Wiring
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,11 @@ class KindInfo:
     short_names: tuple[str, ...]
     spec_model: type[BaseModel]
     status_model: type[CommonStatus]
-    adapter: Any
+    adapter: Adapter[Any, Any]
     description: str
     printer_columns: tuple[dict[str, str], ...] = field(default_factory=tuple)
+    wiring: Wiring | None = None
+    """What a node connected to this kind gets (env names + IAM); None: it cannot be a connection target."""
 
     @property
     def singular(self) -> str:
@@ -40,8 +46,12 @@ class KindInfo:
 
     @property
     def plural(self) -> str:
-        """Every Stackery kind pluralises by a trailing s (stackerycdns, stackerytables, ...)."""
-        return self.singular + "s"
+        return plural(self.kind)
+
+    @property
+    def status_fields(self) -> frozenset[str]:
+        """Status keys (camelCase) the kind's status model declares: the only ones a patch may carry."""
+        return frozenset(f.alias or name for name, f in self.status_model.model_fields.items())
 
 
 KINDS: tuple[KindInfo, ...] = (
@@ -51,6 +61,7 @@ KINDS: tuple[KindInfo, ...] = (
         spec_model=ObjectStoreSpec,
         status_model=ObjectStoreStatus,
         adapter=ObjectStoreAdapter(),
+        wiring=objectstore.WIRING,
         description="An S3 bucket with Stackery's secure defaults (encryption, public access blocked, TLS-only policy).",
         printer_columns=({"name": "Bucket", "type": "string", "jsonPath": ".status.externalName"},),
     ),
@@ -60,9 +71,12 @@ KINDS: tuple[KindInfo, ...] = (
         spec_model=ConfigStoreSpec,
         status_model=ConfigStoreStatus,
         adapter=ConfigStoreAdapter(),
+        wiring=configstore.WIRING,
         description="Configuration parameters in SSM Parameter Store under one path; Secret-sourced values as SecureString.",
-        printer_columns=({"name": "Path", "type": "string", "jsonPath": ".status.path"},
-                         {"name": "Params", "type": "integer", "jsonPath": ".status.parameterCount"}),
+        printer_columns=(
+            {"name": "Path", "type": "string", "jsonPath": ".status.path"},
+            {"name": "Params", "type": "integer", "jsonPath": ".status.parameterCount"},
+        ),
     ),
     KindInfo(
         kind="StackeryTable",
@@ -70,6 +84,7 @@ KINDS: tuple[KindInfo, ...] = (
         spec_model=TableSpec,
         status_model=TableStatus,
         adapter=TableAdapter(),
+        wiring=table.WIRING,
         description="A DynamoDB table with a stream (its output port), TTL, point-in-time recovery, indexes and autoscaling.",
         printer_columns=({"name": "Table", "type": "string", "jsonPath": ".status.externalName"},),
     ),
@@ -79,6 +94,7 @@ KINDS: tuple[KindInfo, ...] = (
         spec_model=FunctionSpec,
         status_model=FunctionStatus,
         adapter=FunctionAdapter(),
+        wiring=function.WIRING,
         description="A Lambda function wired to other nodes: connections add environment variables and least-privilege IAM; triggers subscribe it to Table streams.",
         printer_columns=({"name": "Function", "type": "string", "jsonPath": ".status.externalName"},),
     ),
@@ -89,9 +105,12 @@ KINDS: tuple[KindInfo, ...] = (
         status_model=CDNStatus,
         adapter=CDNAdapter(),
         description="CloudFront in front of one StackeryObjectStore, with a custom-domain certificate (us-east-1), origin access control and bucket policy.",
-        printer_columns=({"name": "Certificate", "type": "string", "jsonPath": '.status.conditions[?(@.type=="CertificateIssued")].reason'},
-                         {"name": "Domain", "type": "string", "jsonPath": ".status.distributionDomainName"}),
+        printer_columns=(
+            {"name": "Certificate", "type": "string", "jsonPath": '.status.conditions[?(@.type=="CertificateIssued")].reason'},
+            {"name": "Domain", "type": "string", "jsonPath": ".status.distributionDomainName"},
+        ),
     ),
 )
 
 BY_KIND = {k.kind: k for k in KINDS}
+WIRING: dict[str, Wiring] = {k.kind: k.wiring for k in KINDS if k.wiring is not None}

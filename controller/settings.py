@@ -18,7 +18,9 @@ def _env(name: str, default: str) -> str:
 class Settings:
     """Read once at start; every field documented. Invalid values fail the start, loudly."""
 
-    region: str = field(default_factory=lambda: os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    region: str = field(
+        default_factory=lambda: os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    )
     """Default AWS region for objects without spec.region (AWS_REGION)."""
     resync_seconds: float = field(default_factory=lambda: float(_env("STACKERY_RESYNC_SECONDS", "300")))
     """How often an in-sync object is re-read from AWS to detect drift."""
@@ -38,9 +40,7 @@ class Settings:
     """Upper bound of the retry delay."""
     metrics_port: int = field(default_factory=lambda: int(_env("STACKERY_METRICS_PORT", "8080")))
     """Port of the /metrics and /healthz HTTP endpoint (0 disables it)."""
-    namespaces: tuple[str, ...] = field(
-        default_factory=lambda: tuple(n for n in _env("STACKERY_NAMESPACES", "").split(",") if n)
-    )
+    namespaces: tuple[str, ...] = field(default_factory=lambda: tuple(n for n in _env("STACKERY_NAMESPACES", "").split(",") if n))
     """Namespaces to watch; empty means all namespaces."""
     workers: int = field(default_factory=lambda: int(_env("STACKERY_WORKERS", "8")))
     """Threads running blocking AWS calls."""

@@ -21,21 +21,36 @@ KINDS = (("objectstore", ("s3",)), ("configstore", ("ssm",)), ("table", ("dynamo
 def manifests(n: int) -> str:
     items: list[dict[str, Any]] = []
     for i in range(n):
-        items.append({"apiVersion": "stackery.io/v1alpha1", "kind": "StackeryObjectStore",
-                      "metadata": {"name": f"bench-{i:04d}", "namespace": "default"},
-                      "spec": {"versioning": True, "tags": {"bench": "yes"}}})
-        items.append({"apiVersion": "stackery.io/v1alpha1", "kind": "StackeryConfigStore",
-                      "metadata": {"name": f"bench-{i:04d}", "namespace": "default"},
-                      "spec": {"parameters": {"LOG_LEVEL": {"value": "info"}, "FEATURE": {"value": "on"}}}})
-        items.append({"apiVersion": "stackery.io/v1alpha1", "kind": "StackeryTable",
-                      "metadata": {"name": f"bench-{i:04d}", "namespace": "default"},
-                      "spec": {"ttlAttribute": "expiresAt", "backupBeforeDelete": False}})
+        items.append(
+            {
+                "apiVersion": "stackery.io/v1alpha1",
+                "kind": "StackeryObjectStore",
+                "metadata": {"name": f"bench-{i:04d}", "namespace": "default"},
+                "spec": {"versioning": True, "tags": {"bench": "yes"}},
+            }
+        )
+        items.append(
+            {
+                "apiVersion": "stackery.io/v1alpha1",
+                "kind": "StackeryConfigStore",
+                "metadata": {"name": f"bench-{i:04d}", "namespace": "default"},
+                "spec": {"parameters": {"LOG_LEVEL": {"value": "info"}, "FEATURE": {"value": "on"}}},
+            }
+        )
+        items.append(
+            {
+                "apiVersion": "stackery.io/v1alpha1",
+                "kind": "StackeryTable",
+                "metadata": {"name": f"bench-{i:04d}", "namespace": "default"},
+                "spec": {"ttlAttribute": "expiresAt", "backupBeforeDelete": False},
+            }
+        )
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
 def api_calls(bed: testbed.TestBed) -> dict[str, float]:
     out: dict[str, float] = {}
-    for m in re.finditer(r'^stackery_aws_api_calls_total\{([^}]*)\} (\S+)$', bed.metrics(), re.M):
+    for m in re.finditer(r"^stackery_aws_api_calls_total\{([^}]*)\} (\S+)$", bed.metrics(), re.M):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
         out[labels["service"]] = out.get(labels["service"], 0) + float(m.group(2))
     return out
@@ -79,6 +94,7 @@ def cpu_seconds(bed: testbed.TestBed) -> float:
     pid = next(p.pid for name, p in bed.procs.procs if name == "operator")
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     import os
+
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -97,8 +113,14 @@ def run(n: int, timeout: float) -> dict[str, Any]:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         time.sleep(1.1)
         t1 = time.monotonic()
-        bed.kubectl("annotate", "stackeryobjectstores,stackeryconfigstores,stackerytables", "--all", "bench/poke=1",
-                    "--overwrite", timeout=600)
+        bed.kubectl(
+            "annotate",
+            "stackeryobjectstores,stackeryconfigstores,stackerytables",
+            "--all",
+            "bench/poke=1",
+            "--overwrite",
+            timeout=600,
+        )
         checked = poll(lambda: count_ready(states(bed), since=stamp), total, t1, timeout)
         t_check = time.monotonic() - t1
         after = api_calls(bed)
@@ -107,14 +129,22 @@ def run(n: int, timeout: float) -> dict[str, Any]:
         time.sleep(20)
         idle_cpu = (cpu_seconds(bed) - c0) / 20
         return {
-            "n_per_kind": n, "objects": total, "ready": ready, "apply_seconds": round(applied, 1),
+            "n_per_kind": n,
+            "objects": total,
+            "ready": ready,
+            "apply_seconds": round(applied, 1),
             "seconds_to_all_ready": round(t_ready, 1),
-            "drift_check_pass_seconds": round(t_check, 1), "drift_checked": checked,
-            "rss_idle_mib": round(idle_rss, 1), "rss_peak_mib": round(rss_peak_mib(bed), 1),
-            "cpu_seconds_create": round(cpu_create, 1), "cpu_cores_steady": round(idle_cpu, 3),
+            "drift_check_pass_seconds": round(t_check, 1),
+            "drift_checked": checked,
+            "rss_idle_mib": round(idle_rss, 1),
+            "rss_peak_mib": round(rss_peak_mib(bed), 1),
+            "cpu_seconds_create": round(cpu_create, 1),
+            "cpu_cores_steady": round(idle_cpu, 3),
             **{f"aws_calls_per_{k}_create": round(sum(create_calls.get(s, 0) for s in svcs) / n, 2) for k, svcs in KINDS},
-            **{f"aws_calls_per_{k}_check": round(sum(after.get(s, 0) - create_calls.get(s, 0) for s in svcs) / n, 2)
-               for k, svcs in KINDS},
+            **{
+                f"aws_calls_per_{k}_check": round(sum(after.get(s, 0) - create_calls.get(s, 0) for s in svcs) / n, 2)
+                for k, svcs in KINDS
+            },
         }
 
 

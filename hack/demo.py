@@ -25,8 +25,14 @@ def rows(bed: testbed.TestBed) -> list[tuple[str, str, str, str]]:
     for item in out["items"]:
         conds = {c["type"]: c for c in item.get("status", {}).get("conditions", [])}
         ready = conds.get("Ready", {})
-        result.append((f"{item['kind']}/{item['metadata']['name']}", ready.get("status", "-"),
-                       ready.get("reason", "Pending"), (ready.get("message") or "")[:110]))
+        result.append(
+            (
+                f"{item['kind']}/{item['metadata']['name']}",
+                ready.get("status", "-"),
+                ready.get("reason", "Pending"),
+                (ready.get("message") or "")[:110],
+            )
+        )
     return sorted(result)
 
 

@@ -119,42 +119,82 @@ class TestBed:
         w = self.workdir
         (w / "etcd").mkdir(parents=True, exist_ok=True)
         etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
-        etcd = self.procs.start("etcd", [
-            str(self.assets / "etcd"), "--data-dir", str(w / "etcd"),
-            "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
-            "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
-            "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-            "--initial-cluster", f"default=http://127.0.0.1:{peer_port}",
-            "--unsafe-no-fsync", "--quota-backend-bytes", str(4 * 1024**3), "--log-level", "warn",
-        ], w / "etcd.log")
-        _wait(lambda: urllib.request.urlopen(f"http://127.0.0.1:{etcd_port}/health", timeout=1).status == 200,
-              "etcd", 30, etcd, w / "etcd.log")
+        etcd = self.procs.start(
+            "etcd",
+            [
+                str(self.assets / "etcd"),
+                "--data-dir",
+                str(w / "etcd"),
+                "--listen-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-cluster",
+                f"default=http://127.0.0.1:{peer_port}",
+                "--unsafe-no-fsync",
+                "--quota-backend-bytes",
+                str(4 * 1024**3),
+                "--log-level",
+                "warn",
+            ],
+            w / "etcd.log",
+        )
+        _wait(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{etcd_port}/health", timeout=1).status == 200,
+            "etcd",
+            30,
+            etcd,
+            w / "etcd.log",
+        )
 
         subprocess.run(["openssl", "genrsa", "-out", str(w / "sa.key"), "2048"], check=True, capture_output=True)
-        subprocess.run(["openssl", "rsa", "-in", str(w / "sa.key"), "-pubout", "-out", str(w / "sa.pub")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["openssl", "rsa", "-in", str(w / "sa.key"), "-pubout", "-out", str(w / "sa.pub")], check=True, capture_output=True
+        )
         (w / "tokens.csv").write_text(
             f'{self.admin_token},admin,admin,"system:masters"\n'
-            f'{self.operator_token},system:serviceaccount:{OPERATOR_NS}:{OPERATOR_SA},operator-uid,'
+            f"{self.operator_token},system:serviceaccount:{OPERATOR_NS}:{OPERATOR_SA},operator-uid,"
             f'"system:serviceaccounts,system:serviceaccounts:{OPERATOR_NS},system:authenticated"\n'
-            f'{self.operator_token}-ns,system:serviceaccount:{OPERATOR_NS}:{OPERATOR_SA}-ns,operator-ns-uid,'
+            f"{self.operator_token}-ns,system:serviceaccount:{OPERATOR_NS}:{OPERATOR_SA}-ns,operator-ns-uid,"
             f'"system:serviceaccounts,system:serviceaccounts:{OPERATOR_NS},system:authenticated"\n'
         )
-        api = self.procs.start("kube-apiserver", [
-            str(self.assets / "kube-apiserver"),
-            "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
-            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
-            "--secure-port", str(api_port), "--cert-dir", str(w / "certs"),
-            "--token-auth-file", str(w / "tokens.csv"),
-            "--authorization-mode", "RBAC",
-            "--service-account-issuer", "https://kubernetes.default.svc",
-            "--service-account-key-file", str(w / "sa.pub"),
-            "--service-account-signing-key-file", str(w / "sa.key"),
-            "--service-cluster-ip-range", "10.0.0.0/24",
-            "--disable-admission-plugins", "ServiceAccount",
-            "--v", "1",
-        ], w / "apiserver.log")
+        api = self.procs.start(
+            "kube-apiserver",
+            [
+                str(self.assets / "kube-apiserver"),
+                "--etcd-servers",
+                f"http://127.0.0.1:{etcd_port}",
+                "--bind-address",
+                "127.0.0.1",
+                "--advertise-address",
+                "127.0.0.1",
+                "--secure-port",
+                str(api_port),
+                "--cert-dir",
+                str(w / "certs"),
+                "--token-auth-file",
+                str(w / "tokens.csv"),
+                "--authorization-mode",
+                "RBAC",
+                "--service-account-issuer",
+                "https://kubernetes.default.svc",
+                "--service-account-key-file",
+                str(w / "sa.pub"),
+                "--service-account-signing-key-file",
+                str(w / "sa.key"),
+                "--service-cluster-ip-range",
+                "10.0.0.0/24",
+                "--disable-admission-plugins",
+                "ServiceAccount",
+                "--v",
+                "1",
+            ],
+            w / "apiserver.log",
+        )
         self.apiserver_url = f"https://127.0.0.1:{api_port}"
         _wait(lambda: self._get("/readyz") == 200, "kube-apiserver", 120, api, w / "apiserver.log")
         self.write_kubeconfig("admin", self.admin_token)
@@ -174,18 +214,30 @@ class TestBed:
 
     def write_kubeconfig(self, who: str, token: str) -> None:
         cfg = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "stackery",
-            "clusters": [{"name": "local", "cluster": {"server": self.apiserver_url,
-                                                      "certificate-authority": str(self.workdir / "certs/apiserver.crt")}}],
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "stackery",
+            "clusters": [
+                {
+                    "name": "local",
+                    "cluster": {"server": self.apiserver_url, "certificate-authority": str(self.workdir / "certs/apiserver.crt")},
+                }
+            ],
             "users": [{"name": who, "user": {"token": token}}],
             "contexts": [{"name": "stackery", "context": {"cluster": "local", "user": who, "namespace": "default"}}],
         }
         self.kubeconfig(who).write_text(json.dumps(cfg, indent=1))
 
-    def kubectl(self, *args: str, who: str = "admin", input: str | None = None, check: bool = True,
-                timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([str(self.assets / "kubectl"), "--kubeconfig", str(self.kubeconfig(who)), *args],
-                              input=input, capture_output=True, text=True, timeout=timeout)
+    def kubectl(
+        self, *args: str, who: str = "admin", input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [str(self.assets / "kubectl"), "--kubeconfig", str(self.kubeconfig(who)), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and proc.returncode != 0:
             raise RuntimeError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
         return proc
@@ -197,13 +249,23 @@ class TestBed:
         moto_bin = Path(sys.executable).with_name("moto_server")
         proc = self.procs.start("moto", [str(moto_bin), "-H", "127.0.0.1", "-p", str(port)], self.workdir / "moto.log", env)
         self.moto_url = f"http://127.0.0.1:{port}"
-        _wait(lambda: urllib.request.urlopen(self.moto_url + "/moto-api/", timeout=1).status == 200,
-              "moto_server", 30, proc, self.workdir / "moto.log")
+        _wait(
+            lambda: urllib.request.urlopen(self.moto_url + "/moto-api/", timeout=1).status == 200,
+            "moto_server",
+            30,
+            proc,
+            self.workdir / "moto.log",
+        )
         log(f"moto server {self.moto_url} ready")
 
     def aws_env(self) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL": self.moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+        return {
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
 
     # -------------------------------------------------------------- operator
     def install_crds_and_rbac(self) -> None:
@@ -212,13 +274,27 @@ class TestBed:
             name = crd.name.split("_", 1)[1].removesuffix(".yaml") + ".stackery.io"
             self.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
             # Established comes before the new storage serves lists; wait so the operator starts clean
-            _wait(lambda name=name: self.kubectl("get", name.split(".")[0], "-A", check=False).returncode == 0,
-                  f"storage for {name}", 30)
+            _wait(
+                lambda name=name: self.kubectl("get", name.split(".")[0], "-A", check=False).returncode == 0,
+                f"storage for {name}",
+                30,
+            )
         self.kubectl("create", "namespace", OPERATOR_NS, check=False)
         rendered = subprocess.run(
-            [str(helm_binary()), "template", "stackery-operator", str(ROOT / "charts/stackery-operator"),
-             "--namespace", OPERATOR_NS, "--show-only", "templates/rbac.yaml"],
-            capture_output=True, text=True, check=True).stdout
+            [
+                str(helm_binary()),
+                "template",
+                "stackery-operator",
+                str(ROOT / "charts/stackery-operator"),
+                "--namespace",
+                OPERATOR_NS,
+                "--show-only",
+                "templates/rbac.yaml",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         self.kubectl("apply", "-f", "-", input=rendered)
 
     def start_operator(self, *, who: str = "operator", **settings: str) -> None:
@@ -229,13 +305,23 @@ class TestBed:
             "KUBECONFIG": str(self.kubeconfig(who)),
             "STACKERY_METRICS_PORT": str(self.metrics_port),
             "STACKERY_PROBE_PORT": str(free_port()),
-            "STACKERY_TICK_SECONDS": "1", "STACKERY_RESYNC_SECONDS": "5", "STACKERY_WAIT_SECONDS": "2", "STACKERY_BLOCKED_SECONDS": "3",
-            "STACKERY_BACKOFF_BASE_SECONDS": "1", "PYTHONUNBUFFERED": "1",
-            **self.env_extra, **settings,
+            "STACKERY_TICK_SECONDS": "1",
+            "STACKERY_RESYNC_SECONDS": "5",
+            "STACKERY_WAIT_SECONDS": "2",
+            "STACKERY_BLOCKED_SECONDS": "3",
+            "STACKERY_BACKOFF_BASE_SECONDS": "1",
+            "PYTHONUNBUFFERED": "1",
+            **self.env_extra,
+            **settings,
         }
         proc = self.procs.start("operator", [sys.executable, "-m", "controller"], self.workdir / "operator.log", env)
-        _wait(lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=1).status == 200,
-              "operator", 60, proc, self.workdir / "operator.log")
+        _wait(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=1).status == 200,
+            "operator",
+            60,
+            proc,
+            self.workdir / "operator.log",
+        )
         log(f"operator running (metrics http://127.0.0.1:{self.metrics_port}/metrics, log {self.workdir / 'operator.log'})")
 
     def stop_operator(self) -> None:

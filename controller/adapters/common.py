@@ -46,7 +46,7 @@ def owner_of(tags: Mapping[str, str]) -> tuple[str | None, str | None]:
     return uid, f"{tags.get(TAG_NAMESPACE)}/{tags.get(TAG_KIND)}/{tags.get(TAG_NAME)}"
 
 
-def foreign(req: Request[Any], tags: Mapping[str, str]) -> Observation | None:
+def foreign(req: Request[Any], tags: Mapping[str, str]) -> Observation[Any] | None:
     """An Observation for a resource owned by another object (observe stops reading there), else None."""
     uid, owner = owner_of(tags)
     if uid is not None and uid != req.ref.uid:

@@ -10,15 +10,36 @@ Secret-sourced values never leave this module: drift entries show "(secret)" ins
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..api.configstore import ConfigStoreSpec, Parameter
 from ..aws.clients import client, error_code
 from ..core.adapter import DeleteResult, Diff, ObjectRef, Observation, Reference, Request, SecretKey
+from ..core.wiring import Access, GrantContext, Statement, Wiring
 from .common import owner_of, tag_dict, tag_list
 
 Req = Request[ConfigStoreSpec]
 SECRET_MASK = "(secret)"
+READ_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+WRITE_ACTIONS = ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:DeleteParameters"]
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Every parameter under the path by full name: value, type, arn, tags."""
+
+    found: dict[str, dict[str, Any]]
+
+
+def grants(status: Mapping[str, Any], ctx: GrantContext, access: Access) -> list[Statement]:
+    path = str(status.get("path") or "/")
+    actions = READ_ACTIONS if access == "ReadOnly" else READ_ACTIONS + WRITE_ACTIONS
+    return [{"Action": actions, "Resource": [f"arn:aws:ssm:{ctx.region}:{ctx.account}:parameter{path}*"]}]
+
+
+WIRING = Wiring(env=(("CONFIG_PATH", "path"),), grants=grants)
 
 
 def default_path(ref: ObjectRef) -> str:
@@ -38,8 +59,9 @@ class ConfigStoreAdapter:
         return spec.path or default_path(ref)
 
     def references(self, spec: ConfigStoreSpec) -> list[Reference]:
-        keys = sorted({(p.secret_key_ref.name, p.secret_key_ref.key)
-                       for p in spec.parameters.values() if p.secret_key_ref is not None})
+        keys = sorted(
+            {(p.secret_key_ref.name, p.secret_key_ref.key) for p in spec.parameters.values() if p.secret_key_ref is not None}
+        )
         return [SecretKey(name, key) for name, key in keys]
 
     def _read(self, req: Req) -> dict[str, dict[str, Any]]:
@@ -58,7 +80,7 @@ class ConfigStoreAdapter:
             p["tags"] = tag_dict(tags)
         return found
 
-    def observe(self, req: Req) -> Observation:
+    def observe(self, req: Req) -> Observation[Parameters]:
         path = req.external_name
         found = self._read(req)
         want = {path + k: p for k, p in req.spec.parameters.items()}
@@ -76,7 +98,7 @@ class ConfigStoreAdapter:
                 break
         if owner_uid == req.ref.uid:
             for name, param in sorted(want.items()):
-                key = name[len(path):]
+                key = name[len(path) :]
                 value, ptype = desired_value(req, param)
                 if value is None:
                     continue
@@ -86,37 +108,52 @@ class ConfigStoreAdapter:
                 if actual is None:
                     diffs.append(Diff(f"parameters.{key}", show, None))
                 elif actual["value"] != value or actual["type"] != ptype:
-                    diffs.append(Diff(f"parameters.{key}", show if not secret else f"{SECRET_MASK} {ptype}",
-                                      SECRET_MASK if actual["type"] == "SecureString" or secret else actual["value"]))
+                    diffs.append(
+                        Diff(
+                            f"parameters.{key}",
+                            show if not secret else f"{SECRET_MASK} {ptype}",
+                            SECRET_MASK if actual["type"] == "SecureString" or secret else actual["value"],
+                        )
+                    )
                 elif actual["tags"] != desired_tags:
                     diffs.append(Diff(f"parameters.{key}.tags", "spec tags", "different tags"))
             for name, actual in sorted(found.items()):
                 if name not in want and actual["tags"].get("stackery.io/uid") == req.ref.uid:
-                    diffs.append(Diff(f"parameters.{name[len(path):]}", None,
-                                      SECRET_MASK if actual["type"] == "SecureString" else actual["value"]))
+                    diffs.append(
+                        Diff(
+                            f"parameters.{name[len(path) :]}",
+                            None,
+                            SECRET_MASK if actual["type"] == "SecureString" else actual["value"],
+                        )
+                    )
         ours = {n: p for n, p in found.items() if p["tags"].get("stackery.io/uid") == req.ref.uid}
         if not found and not want:
             # An empty store is a valid (virtual) resource: nothing to create.
-            return Observation(exists=True, owner_uid=req.ref.uid, identifiers=self._ids(req, {}),
-                               outputs={"CONFIG_PATH": path})
+            return Observation(
+                exists=True, owner_uid=req.ref.uid, identifiers=self._ids(req, {}), outputs={"CONFIG_PATH": path}, empty=True
+            )
         if not ours and not any(n in want for n in found) and owner_uid == req.ref.uid:
             return Observation(exists=False)
         return Observation(
-            exists=True, owner_uid=owner_uid, owner=owner, diffs=tuple(diffs),
-            identifiers=self._ids(req, ours), outputs={"CONFIG_PATH": path}, state={"found": found},
+            exists=True,
+            owner_uid=owner_uid,
+            owner=owner,
+            diffs=tuple(diffs),
+            identifiers=self._ids(req, ours),
+            outputs={"CONFIG_PATH": path},
+            actual=Parameters(found),
         )
 
     @staticmethod
     def _ids(req: Req, ours: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        return {"externalName": req.external_name, "path": req.external_name, "region": req.region,
-                "parameterCount": len(ours)}
+        return {"externalName": req.external_name, "path": req.external_name, "region": req.region, "parameterCount": len(ours)}
 
-    def create(self, req: Req) -> None:
+    def create(self, req: Req, obs: Observation[Parameters] | None = None) -> None:
         self._apply(req, {}, set(req.spec.parameters))
 
-    def update(self, req: Req, obs: Observation) -> None:
+    def update(self, req: Req, obs: Observation[Parameters]) -> None:
         keys = {d.field.removeprefix("parameters.").removesuffix(".tags") for d in obs.diffs}
-        self._apply(req, obs.state.get("found", {}), keys)
+        self._apply(req, obs.actual.found if obs.actual else {}, keys)
 
     def _apply(self, req: Req, found: dict[str, dict[str, Any]], keys: set[str]) -> None:
         ssm = client("ssm", req.region)
@@ -150,12 +187,12 @@ class ConfigStoreAdapter:
                 if extra:
                     ssm.remove_tags_from_resource(ResourceType="Parameter", ResourceId=name, TagKeys=extra)
         for i in range(0, len(stale), 10):
-            ssm.delete_parameters(Names=stale[i:i + 10])
+            ssm.delete_parameters(Names=stale[i : i + 10])
 
-    def delete(self, req: Req, obs: Observation) -> DeleteResult:
+    def delete(self, req: Req, obs: Observation[Parameters]) -> DeleteResult:
         ssm = client("ssm", req.region)
-        found: dict[str, dict[str, Any]] = obs.state.get("found", {})
+        found = obs.actual.found if obs.actual else {}
         ours = sorted(n for n, p in found.items() if p["tags"].get("stackery.io/uid") == req.ref.uid)
         for i in range(0, len(ours), 10):
-            ssm.delete_parameters(Names=ours[i:i + 10])
+            ssm.delete_parameters(Names=ours[i : i + 10])
         return DeleteResult(done=True)

@@ -17,70 +17,86 @@ import hashlib
 import json
 import urllib.parse
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..api.function import FunctionSpec
 from ..aws.clients import account_id, client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
+from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import InvalidSpecError, OwnershipConflictError, RecoverableError
 from .common import canon, compare, dns_name, foreign, owner_of
 
 Req = Request[FunctionSpec]
 CODE_TAG = "stackery.io/code-hash"
 POLICY_NAME = "stackery-connections"
-TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-
-ENV_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
-    "StackeryTable": (("TABLE_NAME", "externalName"), ("TABLE_ARN", "arn")),
-    "StackeryObjectStore": (("BUCKET_NAME", "externalName"), ("BUCKET_ARN", "arn")),
-    "StackeryFunction": (("FUNCTION_NAME", "externalName"), ("FUNCTION_ARN", "arn")),
-    "StackeryConfigStore": (("CONFIG_PATH", "path"),),
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:Query",
-                 "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable",
-                 "dynamodb:ConditionCheckItem"]
-BUCKET_ACTIONS = ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObjectVersion", "s3:PutObject",
-                  "s3:PutObjectAcl", "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:DeleteObject"]
-CONFIG_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+
 STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+Nodes = Mapping[tuple[str, str], Mapping[str, Any]]
+
+
+def _wiring_of(kind: str, wiring: Mapping[str, Wiring]) -> Wiring:
+    found = wiring.get(kind)
+    if found is None:  # the core refuses such a connection before observe; this is a second line
+        raise InvalidSpecError(f"spec.connections: {kind} cannot be connected to (it declares no wiring)")
+    return found
+
+
+@dataclass(frozen=True)
+class Lambda:
+    """What observe read that update/delete need again."""
+
+    want: dict[str, Any]
+    tags: dict[str, str]
+    mappings: list[dict[str, Any]]
+    arn: str
+
+
+def grants(status: Mapping[str, Any], ctx: GrantContext, access: Access) -> list[Statement]:
+    return [{"Action": ["lambda:InvokeFunction"], "Resource": [str(status["arn"])]}]
+
+
+WIRING = Wiring(env=(("FUNCTION_NAME", "externalName"), ("FUNCTION_ARN", "arn")), grants=grants)
 
 
 # ------------------------------------------------------------------ pure helpers
-def environment(spec: FunctionSpec, nodes: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, str]:
-    """The user's variables, then each connection's in spec order; a taken name gets _2, _3, ..."""
+def environment(spec: FunctionSpec, nodes: Nodes, wiring: Mapping[str, Wiring]) -> dict[str, str]:
+    """The user's variables, then each connection's (as its kind declares them) in spec order; a taken
+    name gets _2, _3, ..."""
     env = dict(spec.environment)
     for c in spec.connections:
-        status = nodes[(c.kind, c.name)]
-        for key, field in ENV_NAMES[c.kind]:
+        for key, value in _wiring_of(c.kind, wiring).environment(nodes[(c.kind, c.name)]):
             name, n = key, 1
             while name in env:
                 n += 1
                 name = f"{key}_{n}"
-            env[name] = str(status.get(field) or "")
+            env[name] = value
     return env
 
 
-def policy_document(spec: FunctionSpec, nodes: Mapping[tuple[str, str], Mapping[str, Any]], *,
-                    function_name: str, region: str, account: str) -> dict[str, Any]:
-    """Least privilege: logs for this function, then per connection exactly its ARNs, then stream reads."""
-    statements: list[dict[str, Any]] = [{
-        "Sid": "Logs", "Effect": "Allow",
-        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{function_name}:*",
-    }]
+def policy_document(
+    spec: FunctionSpec, nodes: Nodes, wiring: Mapping[str, Wiring], *, function_name: str, region: str, account: str
+) -> dict[str, Any]:
+    """Least privilege: logs for this function, then per connection what its kind grants on exactly its
+    ARNs (at the connection's access level), then stream reads for triggers."""
+    ctx = GrantContext(region=region, account=account)
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{function_name}:*",
+        }
+    ]
     for i, c in enumerate(spec.connections, start=1):
-        st = nodes[(c.kind, c.name)]
-        if c.kind == "StackeryTable":
-            stmt = {"Action": TABLE_ACTIONS, "Resource": [st["arn"], f"{st['arn']}/index/*"]}
-        elif c.kind == "StackeryObjectStore":
-            stmt = {"Action": BUCKET_ACTIONS, "Resource": [st["arn"], f"{st['arn']}/*"]}
-        elif c.kind == "StackeryFunction":
-            stmt = {"Action": ["lambda:InvokeFunction"], "Resource": [st["arn"]]}
-        else:
-            path = str(st.get("path") or "/")
-            stmt = {"Action": CONFIG_ACTIONS, "Resource": [f"arn:aws:ssm:{region}:{account}:parameter{path}*"]}
-        statements.append({"Sid": f"Connection{i}{c.kind.removeprefix('Stackery')}", "Effect": "Allow", **stmt})
+        granted = _wiring_of(c.kind, wiring).statements(nodes[(c.kind, c.name)], ctx, c.access)
+        for j, stmt in enumerate(granted):
+            sid = f"Connection{i}{c.kind.removeprefix('Stackery')}" + (str(j + 1) if j else "")
+            statements.append({"Sid": sid, "Effect": "Allow", **stmt})
     for i, t in enumerate(spec.triggers, start=1):
         stream = nodes[("StackeryTable", t.table)].get("streamArn")
         if stream:
@@ -88,7 +104,7 @@ def policy_document(spec: FunctionSpec, nodes: Mapping[tuple[str, str], Mapping[
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def code_args(spec: FunctionSpec, nodes: Mapping[tuple[str, str], Mapping[str, Any]]) -> tuple[dict[str, Any], str]:
+def code_args(spec: FunctionSpec, nodes: Nodes) -> tuple[dict[str, Any], str]:
     """(Code argument for Lambda, stable hash of the code source)."""
     c = spec.code
     if c.object_store is not None:
@@ -122,7 +138,7 @@ class FunctionAdapter:
         return spec.function_name or dns_name("stackery", ref, max_len=64)
 
     def references(self, spec: FunctionSpec) -> list[Reference]:
-        refs: list[Reference] = [NodeRef(c.kind, c.name) for c in spec.connections]
+        refs: list[Reference] = [NodeRef(c.kind, c.name, wire=True) for c in spec.connections]
         refs += [NodeRef("StackeryTable", t.table) for t in spec.triggers]
         if spec.code.object_store is not None:
             refs.append(NodeRef("StackeryObjectStore", spec.code.object_store.name))
@@ -136,24 +152,40 @@ class FunctionAdapter:
         spec = req.spec
         for t in spec.triggers:
             if not req.nodes[("StackeryTable", t.table)].get("streamArn"):
-                raise InvalidSpecError(f"trigger on StackeryTable {t.table}, but that table has no stream: "
-                                       "set spec.stream.enabled: true on the table, or remove the trigger")
+                raise InvalidSpecError(
+                    f"trigger on StackeryTable {t.table}, but that table has no stream: "
+                    "set spec.stream.enabled: true on the table, or remove the trigger"
+                )
         account = account_id(req.region)
         role_arn = spec.role_arn or f"arn:aws:iam::{account}:role/stackery/{self.role_name(req)}"
         code, code_hash = code_args(spec, req.nodes)
-        config: dict[str, Any] = {"MemorySize": spec.memory_size, "Timeout": spec.timeout,
-                                  "Environment": {"Variables": environment(spec, req.nodes)}, "Role": role_arn}
+        config: dict[str, Any] = {
+            "MemorySize": spec.memory_size,
+            "Timeout": spec.timeout,
+            "Environment": {"Variables": environment(spec, req.nodes, req.wiring)},
+            "Role": role_arn,
+        }
         if spec.code.image_uri is None:
             config.update(Runtime=spec.runtime, Handler=spec.handler)
         return {
-            "config": config, "code": code, "code_hash": code_hash, "role_arn": role_arn,
-            "policy": policy_document(spec, req.nodes, function_name=req.external_name, region=req.region, account=account),
-            "triggers": {req.nodes[("StackeryTable", t.table)]["streamArn"]: {"BatchSize": t.batch_size, "StartingPosition": t.starting_position}
-                         for t in spec.triggers},
+            "config": config,
+            "code": code,
+            "code_hash": code_hash,
+            "role_arn": role_arn,
+            "policy": policy_document(
+                spec, req.nodes, req.wiring, function_name=req.external_name, region=req.region, account=account
+            ),
+            "triggers": {
+                req.nodes[("StackeryTable", t.table)]["streamArn"]: {
+                    "BatchSize": t.batch_size,
+                    "StartingPosition": t.starting_position,
+                }
+                for t in spec.triggers
+            },
             "tags": {**req.tags(), CODE_TAG: code_hash},
         }
 
-    def observe(self, req: Req) -> Observation:
+    def observe(self, req: Req) -> Observation[Lambda]:
         lam = client("lambda", req.region)
         name = req.external_name
         f = or_none(lambda: lam.get_function(FunctionName=name), "ResourceNotFoundException")
@@ -172,24 +204,35 @@ class FunctionAdapter:
         for key in want["config"]:
             diffs += compare(key[0].lower() + key[1:], want["config"][key], have_cfg[key])
         diffs += compare("code", want["code_hash"], tags.get(CODE_TAG))
-        diffs += compare("reservedConcurrency", req.spec.reserved_concurrency,
-                         (f.get("Concurrency") or {}).get("ReservedConcurrentExecutions"))
+        diffs += compare(
+            "reservedConcurrency", req.spec.reserved_concurrency, (f.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
+        )
         diffs += compare("tags", want["tags"], tags)
         role_policy = None
         if req.spec.role_arn is None:
             role_policy = self._role_policy(req)
             diffs += compare("rolePolicy", want["policy"], role_policy)
         mappings = lam.list_event_source_mappings(FunctionName=name).get("EventSourceMappings", [])
-        have_triggers = {m["EventSourceArn"]: {"BatchSize": m.get("BatchSize"), "StartingPosition": m.get("StartingPosition")}
-                         for m in mappings}
+        have_triggers = {
+            m["EventSourceArn"]: {"BatchSize": m.get("BatchSize"), "StartingPosition": m.get("StartingPosition")}
+            for m in mappings
+        }
         diffs += compare("triggers", want["triggers"], have_triggers)
         arn = cfg["FunctionArn"]
         return Observation(
-            exists=True, owner_uid=uid, owner=owner, diffs=tuple(diffs),
-            identifiers={"arn": arn, "externalName": name, "region": req.region, "roleArn": want["role_arn"],
-                         "environmentKeys": sorted(want["config"]["Environment"]["Variables"])},
+            exists=True,
+            owner_uid=uid,
+            owner=owner,
+            diffs=tuple(diffs),
+            identifiers={
+                "arn": arn,
+                "externalName": name,
+                "region": req.region,
+                "roleArn": want["role_arn"],
+                "environmentKeys": sorted(want["config"]["Environment"]["Variables"]),
+            },
             outputs={"FUNCTION_NAME": name, "FUNCTION_ARN": arn},
-            state={"want": want, "tags": tags, "mappings": mappings, "arn": arn},
+            actual=Lambda(want, tags, mappings, arn),
         )
 
     def _role_policy(self, req: Req) -> Any:
@@ -201,8 +244,9 @@ class FunctionAdapter:
         got = found["Role"]
         uid, owner = owner_of({t["Key"]: t["Value"] for t in got.get("Tags", [])})
         if uid != req.ref.uid:
-            raise OwnershipConflictError(f"IAM role {role} is not owned by this function ({owner or 'untagged'}); "
-                                         "delete it or set spec.roleArn")
+            raise OwnershipConflictError(
+                f"IAM role {role} is not owned by this function ({owner or 'untagged'}); delete it or set spec.roleArn"
+            )
         doc = or_none(lambda: iam.get_role_policy(RoleName=role, PolicyName=POLICY_NAME), "NoSuchEntity")
         return None if doc is None else _policy_from(doc["PolicyDocument"])
 
@@ -210,22 +254,31 @@ class FunctionAdapter:
         iam = client("iam", req.region)
         role = self.role_name(req)
         try:
-            iam.create_role(RoleName=role, Path="/stackery/", AssumeRolePolicyDocument=json.dumps(TRUST),
-                            Description=f"Execution role of StackeryFunction {req.ref.namespace}/{req.ref.name}",
-                            Tags=[{"Key": k, "Value": v} for k, v in sorted(req.tags().items())])
+            iam.create_role(
+                RoleName=role,
+                Path="/stackery/",
+                AssumeRolePolicyDocument=json.dumps(TRUST),
+                Description=f"Execution role of StackeryFunction {req.ref.namespace}/{req.ref.name}",
+                Tags=[{"Key": k, "Value": v} for k, v in sorted(req.tags().items())],
+            )
         except Exception as exc:
             if error_code(exc) != "EntityAlreadyExists":
                 raise
             self._role_policy(req)  # raises OwnershipConflictError when someone else's
         iam.put_role_policy(RoleName=role, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy))
 
-    def create(self, req: Req) -> None:
+    def create(self, req: Req, obs: Observation[Lambda] | None = None) -> None:
         want = self._desired(req)
         if req.spec.role_arn is None:
             self._ensure_role(req, want["policy"])
         lam = client("lambda", req.region)
-        kwargs: dict[str, Any] = {"FunctionName": req.external_name, "Code": want["code"], "Tags": want["tags"],
-                                  "PackageType": "Image" if req.spec.code.image_uri else "Zip", **want["config"]}
+        kwargs: dict[str, Any] = {
+            "FunctionName": req.external_name,
+            "Code": want["code"],
+            "Tags": want["tags"],
+            "PackageType": "Image" if req.spec.code.image_uri else "Zip",
+            **want["config"],
+        }
         try:
             lam.create_function(**kwargs)
         except Exception as exc:
@@ -236,9 +289,11 @@ class FunctionAdapter:
                 raise RecoverableError(f"execution role not usable yet (IAM is eventually consistent): {exc}") from None
             raise
 
-    def update(self, req: Req, obs: Observation) -> None:
+    def update(self, req: Req, obs: Observation[Lambda]) -> None:
+        assert obs.actual is not None
         lam = client("lambda", req.region)
-        want, name = obs.state["want"], req.external_name
+        actual = obs.actual
+        want, name = actual.want, req.external_name
         changed = {d.field for d in obs.diffs}
         if "rolePolicy" in changed:
             self._ensure_role(req, want["policy"])
@@ -248,17 +303,17 @@ class FunctionAdapter:
         if "code" in changed:
             lam.update_function_code(FunctionName=name, **want["code"])
         if "code" in changed or "tags" in changed:
-            lam.tag_resource(Resource=obs.state["arn"], Tags=want["tags"])
-            extra = sorted(set(obs.state["tags"]) - set(want["tags"]))
+            lam.tag_resource(Resource=actual.arn, Tags=want["tags"])
+            extra = sorted(set(actual.tags) - set(want["tags"]))
             if extra:
-                lam.untag_resource(Resource=obs.state["arn"], TagKeys=extra)
+                lam.untag_resource(Resource=actual.arn, TagKeys=extra)
         if "reservedConcurrency" in changed:
             if req.spec.reserved_concurrency is None:
                 lam.delete_function_concurrency(FunctionName=name)
             else:
                 lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=req.spec.reserved_concurrency)
         if "triggers" in changed:
-            have = {m["EventSourceArn"]: m for m in obs.state["mappings"]}
+            have = {m["EventSourceArn"]: m for m in actual.mappings}
             for source, cfg in want["triggers"].items():
                 m = have.get(source)
                 if m is None:
@@ -270,9 +325,9 @@ class FunctionAdapter:
                 if source not in want["triggers"]:
                     lam.delete_event_source_mapping(UUID=m["UUID"])
 
-    def delete(self, req: Req, obs: Observation) -> DeleteResult:
+    def delete(self, req: Req, obs: Observation[Lambda]) -> DeleteResult:
         lam = client("lambda", req.region)
-        for m in obs.state.get("mappings", []):
+        for m in obs.actual.mappings if obs.actual else []:
             try:
                 lam.delete_event_source_mapping(UUID=m["UUID"])
             except Exception as exc:
@@ -286,8 +341,10 @@ class FunctionAdapter:
         if req.spec.role_arn is None:
             iam = client("iam", req.region)
             role = self.role_name(req)
-            for op, kwargs in (("delete_role_policy", {"RoleName": role, "PolicyName": POLICY_NAME}),
-                               ("delete_role", {"RoleName": role})):
+            for op, kwargs in (
+                ("delete_role_policy", {"RoleName": role, "PolicyName": POLICY_NAME}),
+                ("delete_role", {"RoleName": role}),
+            ):
                 try:
                     getattr(iam, op)(**kwargs)
                 except Exception as exc:

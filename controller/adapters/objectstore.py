@@ -11,11 +11,14 @@ statements whose Sid starts with "StackeryObjectStore" and leaves every other st
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..api.objectstore import ObjectStoreSpec
 from ..aws.clients import client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
+from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import BlockedError, TerminalError
 from .common import (
     compare,
@@ -36,6 +39,30 @@ LIFECYCLE_ID = "stackery-expiry"
 EMPTY_BATCHES_PER_PASS = 20  # 20 x 1000 keys per reconcile pass, then the finalizer retries
 
 Req = Request[ObjectStoreSpec]
+READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:GetBucketLocation"]
+WRITE_ACTIONS = [
+    "s3:PutObject",
+    "s3:PutObjectAcl",
+    "s3:DeleteObject",
+    "s3:GetLifecycleConfiguration",
+    "s3:PutLifecycleConfiguration",
+]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """What observe read that update/delete need again."""
+
+    policy: dict[str, Any] | None
+
+
+def grants(status: Mapping[str, Any], ctx: GrantContext, access: Access) -> list[Statement]:
+    arn = str(status["arn"])
+    actions = READ_ACTIONS if access == "ReadOnly" else READ_ACTIONS + WRITE_ACTIONS
+    return [{"Action": actions, "Resource": [arn, f"{arn}/*"]}]
+
+
+WIRING = Wiring(env=(("BUCKET_NAME", "externalName"), ("BUCKET_ARN", "arn")), grants=grants)
 
 
 # ------------------------------------------------------------------ pure helpers
@@ -48,17 +75,28 @@ def desired_encryption(spec: ObjectStoreSpec) -> dict[str, Any]:
 
 def desired_public_access_block(spec: ObjectStoreSpec) -> dict[str, bool]:
     public = spec.website is not None
-    return {"BlockPublicAcls": True, "IgnorePublicAcls": True,
-            "BlockPublicPolicy": not public, "RestrictPublicBuckets": not public}
+    return {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": not public,
+        "RestrictPublicBuckets": not public,
+    }
 
 
 def desired_statements(spec: ObjectStoreSpec, bucket: str) -> list[dict[str, Any]]:
     arn = f"arn:aws:s3:::{bucket}"
     if spec.website is not None:  # website endpoints are HTTP-only: a TLS-only deny would break them
-        return [{"Sid": SID_PUBLIC, "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                 "Resource": f"{arn}/*"}]
-    return [{"Sid": SID_TLS, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
+        return [{"Sid": SID_PUBLIC, "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"{arn}/*"}]
+    return [
+        {
+            "Sid": SID_TLS,
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn, f"{arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
 
 
 def desired_website(spec: ObjectStoreSpec) -> dict[str, Any] | None:
@@ -123,7 +161,7 @@ class ObjectStoreAdapter:
     def _get(self, s3: Any, op: str, bucket: str, *missing: str) -> Any:
         return or_none(lambda: getattr(s3, op)(Bucket=bucket), *missing)
 
-    def observe(self, req: Req) -> Observation:
+    def observe(self, req: Req) -> Observation[Bucket]:
         s3 = client("s3", req.region)
         bucket = req.external_name
         try:
@@ -136,8 +174,10 @@ class ObjectStoreAdapter:
             if code == "NoSuchTagSet":
                 tags = {}
             elif code in ("AccessDenied", "AllAccessDisabled"):
-                raise TerminalError(f"bucket name {bucket} is taken by another AWS account; choose another spec.bucketName",
-                                    reason="BucketNameTaken") from None
+                raise TerminalError(
+                    f"bucket name {bucket} is taken by another AWS account; choose another spec.bucketName",
+                    reason="BucketNameTaken",
+                ) from None
             else:
                 raise
         other = foreign(req, tags)
@@ -149,8 +189,10 @@ class ObjectStoreAdapter:
         enc = self._get(s3, "get_bucket_encryption", bucket, "ServerSideEncryptionConfigurationNotFoundError")
         enc_rule = ((enc or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules") or [None])[0]
         if enc_rule is not None:
-            enc_rule = {"ApplyServerSideEncryptionByDefault": enc_rule.get("ApplyServerSideEncryptionByDefault", {}),
-                        "BucketKeyEnabled": bool(enc_rule.get("BucketKeyEnabled", False))}
+            enc_rule = {
+                "ApplyServerSideEncryptionByDefault": enc_rule.get("ApplyServerSideEncryptionByDefault", {}),
+                "BucketKeyEnabled": bool(enc_rule.get("BucketKeyEnabled", False)),
+            }
         pab = self._get(s3, "get_public_access_block", bucket, "NoSuchPublicAccessBlockConfiguration")
         pab_cfg = (pab or {}).get("PublicAccessBlockConfiguration")
         policy = read_bucket_policy(bucket, req.region)
@@ -179,12 +221,16 @@ class ObjectStoreAdapter:
         if website_url:
             outputs["WEBSITE_URL"] = website_url
         return Observation(
-            exists=True, owner_uid=uid, owner=owner, diffs=tuple(diffs),
+            exists=True,
+            owner_uid=uid,
+            owner=owner,
+            diffs=tuple(diffs),
             identifiers={"arn": arn, "externalName": bucket, "region": req.region, "websiteUrl": website_url},
-            outputs=outputs, state={"policy": policy},
+            outputs=outputs,
+            actual=Bucket(policy),
         )
 
-    def create(self, req: Req) -> None:
+    def create(self, req: Req, obs: Observation[Bucket] | None = None) -> None:
         s3 = client("s3", req.region)
         cfg: dict[str, Any] = {"Tags": tag_list(req.tags())}
         if req.region != "us-east-1":
@@ -193,14 +239,16 @@ class ObjectStoreAdapter:
             s3.create_bucket(Bucket=req.external_name, CreateBucketConfiguration=cfg, ObjectOwnership="BucketOwnerEnforced")
         except Exception as exc:
             if error_code(exc) == "BucketAlreadyExists":
-                raise TerminalError(f"bucket name {req.external_name} is taken (S3 names are global); "
-                                    "set another spec.bucketName", reason="BucketNameTaken") from None
+                raise TerminalError(
+                    f"bucket name {req.external_name} is taken (S3 names are global); set another spec.bucketName",
+                    reason="BucketNameTaken",
+                ) from None
             if error_code(exc) != "BucketAlreadyOwnedByYou":
                 raise
         # Tags at creation are not honoured everywhere (moto ignores them): tag explicitly, right away.
         s3.put_bucket_tagging(Bucket=req.external_name, Tagging={"TagSet": tag_list(req.tags())})
 
-    def update(self, req: Req, obs: Observation) -> None:
+    def update(self, req: Req, obs: Observation[Bucket]) -> None:
         s3 = client("s3", req.region)
         bucket, spec = req.external_name, req.spec
         changed = {d.field for d in obs.diffs}
@@ -213,10 +261,12 @@ class ObjectStoreAdapter:
         if "publicAccessBlock" in changed:
             s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=desired_public_access_block(spec))
         if "policy" in changed:
-            write_bucket_policy(bucket, req.region, merged_policy(obs.state.get("policy"), desired_statements(spec, bucket)))
+            policy = obs.actual.policy if obs.actual else None
+            write_bucket_policy(bucket, req.region, merged_policy(policy, desired_statements(spec, bucket)))
         if "versioning" in changed:
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={
-                "Status": "Enabled" if spec.versioning else "Suspended"})
+            s3.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Enabled" if spec.versioning else "Suspended"}
+            )
         if "website" in changed:
             site = desired_website(spec)
             if site is None:
@@ -236,7 +286,7 @@ class ObjectStoreAdapter:
             else:
                 s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": lc})
 
-    def delete(self, req: Req, obs: Observation) -> DeleteResult:
+    def delete(self, req: Req, obs: Observation[Bucket]) -> DeleteResult:
         s3 = client("s3", req.region)
         bucket = req.external_name
         if not req.spec.force_delete:
@@ -251,8 +301,9 @@ class ObjectStoreAdapter:
         else:
             # The bucket is going away: drop our own policy statements first (other parties' stay), so
             # our TLS-only Deny cannot get in the way of emptying it (moto ignores its Condition).
-            if our_statements(obs.state.get("policy")):
-                write_bucket_policy(bucket, req.region, merged_policy(obs.state.get("policy"), []))
+            policy = obs.actual.policy if obs.actual else None
+            if our_statements(policy):
+                write_bucket_policy(bucket, req.region, merged_policy(policy, []))
             removed = self._empty(s3, bucket)
             if removed is None:
                 return DeleteResult(done=False, message=f"emptying bucket {bucket} (forceDelete)")
@@ -272,8 +323,10 @@ class ObjectStoreAdapter:
         total = 0
         for _ in range(EMPTY_BATCHES_PER_PASS):
             listing = s3.list_object_versions(Bucket=bucket, MaxKeys=1000)
-            keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                    for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
+            keys = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])
+            ]
             if not keys:
                 return total
             result = s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
@@ -283,6 +336,8 @@ class ObjectStoreAdapter:
                 raise BlockedError(
                     f"forceDelete could not delete {len(errors)} object(s) from {bucket}, e.g. {first.get('Key')}: "
                     f"{first.get('Code')}: {first.get('Message')}. Fix the bucket policy or permissions, or set "
-                    "spec.deletionPolicy: Retain.", reason="BucketNotEmpty")
+                    "spec.deletionPolicy: Retain.",
+                    reason="BucketNotEmpty",
+                )
             total += len(keys)
         return None

@@ -9,11 +9,14 @@ resource (table and each index) when autoscaling is on: 5 calls, or 6 + indexes 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..api.table import GlobalSecondaryIndex, KeyAttribute, TableSpec
 from ..aws.clients import client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
+from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import BlockedError, InvalidSpecError, WaitingError
 from .common import compare, dns_name, foreign, owner_of, tag_dict, tag_list
 
@@ -25,6 +28,35 @@ DIMENSIONS = {
     ("index", "write"): "dynamodb:index:WriteCapacityUnits",
 }
 METRIC = {"read": "DynamoDBReadCapacityUtilization", "write": "DynamoDBWriteCapacityUtilization"}
+READ_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Scan",
+    "dynamodb:Query",
+    "dynamodb:DescribeTable",
+    "dynamodb:ConditionCheckItem",
+]
+WRITE_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """What observe read that update/delete need again."""
+
+    table: dict[str, Any]
+    tags: dict[str, str]
+    ttl: str | None
+    targets: dict[str, list[int]]
+    policies: dict[str, float]
+
+
+def grants(status: Mapping[str, Any], ctx: GrantContext, access: Access) -> list[Statement]:
+    arn = str(status["arn"])
+    actions = READ_ACTIONS if access == "ReadOnly" else READ_ACTIONS + WRITE_ACTIONS
+    return [{"Action": actions, "Resource": [arn, f"{arn}/index/*"]}]
+
+
+WIRING = Wiring(env=(("TABLE_NAME", "externalName"), ("TABLE_ARN", "arn")), grants=grants)
 
 
 # ------------------------------------------------------------------ pure helpers
@@ -66,12 +98,14 @@ def index_create(g: GlobalSecondaryIndex, spec: TableSpec) -> dict[str, Any]:
 
 
 def scaling_targets(spec: TableSpec, table: str) -> dict[str, list[int]]:
-    """"resourceId|dimension" -> [min, max] for the table and each index."""
+    """ "resourceId|dimension" -> [min, max] for the table and each index."""
     a = spec.autoscaling
     if a is None:
         return {}
     out: dict[str, list[int]] = {}
-    resources = [("table", f"table/{table}")] + [("index", f"table/{table}/index/{g.name}") for g in spec.global_secondary_indexes]
+    resources = [("table", f"table/{table}")] + [
+        ("index", f"table/{table}/index/{g.name}") for g in spec.global_secondary_indexes
+    ]
     for level, rid in resources:
         for rw, rng in (("read", a.read), ("write", a.write)):
             out[f"{rid}|{DIMENSIONS[(level, rw)]}"] = [rng.min, rng.max]
@@ -79,7 +113,7 @@ def scaling_targets(spec: TableSpec, table: str) -> dict[str, list[int]]:
 
 
 def scaling_policies(spec: TableSpec, table: str) -> dict[str, float]:
-    """"resourceId|dimension" -> target utilisation."""
+    """ "resourceId|dimension" -> target utilisation."""
     if spec.autoscaling is None:
         return {}
     return {k: float(spec.autoscaling.target_utilization) for k in scaling_targets(spec, table)}
@@ -97,7 +131,7 @@ class TableAdapter:
     def references(self, spec: TableSpec) -> list[Reference]:
         return []
 
-    def observe(self, req: Req) -> Observation:
+    def observe(self, req: Req) -> Observation[Table]:
         ddb = client("dynamodb", req.region)
         name, spec = req.external_name, req.spec
         found = or_none(lambda: ddb.describe_table(TableName=name), "ResourceNotFoundException")
@@ -110,25 +144,43 @@ class TableAdapter:
         if other is not None:
             return other
         uid, owner = owner_of(tags)
+        if t.get("TableStatus") == "DELETING":  # DeleteTable is asynchronous: gone only when DescribeTable says so
+            return Observation(
+                exists=True,
+                owner_uid=uid,
+                owner=owner,
+                deleting=True,
+                waiting=f"table {name} is DELETING",
+                waiting_reason="Deleting",
+            )
 
         if t.get("KeySchema") != key_schema(spec.hash_key, spec.range_key):
             raise InvalidSpecError(
                 f"table {name} has keys {t.get('KeySchema')}, the spec asks for {key_schema(spec.hash_key, spec.range_key)}; "
-                "DynamoDB keys cannot change: match the spec to the table, or use another tableName")
+                "DynamoDB keys cannot change: match the spec to the table, or use another tableName"
+            )
         ttl = ddb.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
         ttl_attr = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
-        pitr = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"].get(
-            "PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED"
+        pitr = (
+            ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+            .get("PointInTimeRecoveryDescription", {})
+            .get("PointInTimeRecoveryStatus")
+            == "ENABLED"
+        )
         actual_targets, actual_policies = self._scaling(req, t)
 
         billing = t.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
         stream = t.get("StreamSpecification") or {"StreamEnabled": False}
         want_stream = {"enabled": spec.stream.enabled, "viewType": spec.stream.view_type if spec.stream.enabled else None}
-        have_stream = {"enabled": bool(stream.get("StreamEnabled")),
-                       "viewType": stream.get("StreamViewType") if stream.get("StreamEnabled") else None}
+        have_stream = {
+            "enabled": bool(stream.get("StreamEnabled")),
+            "viewType": stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
+        }
         want_gsi = {g.name: index_definition(g) for g in spec.global_secondary_indexes}
-        have_gsi = {g["IndexName"]: {"KeySchema": g["KeySchema"], "Projection": {"ProjectionType": g["Projection"]["ProjectionType"]}}
-                    for g in t.get("GlobalSecondaryIndexes", [])}
+        have_gsi = {
+            g["IndexName"]: {"KeySchema": g["KeySchema"], "Projection": {"ProjectionType": g["Projection"]["ProjectionType"]}}
+            for g in t.get("GlobalSecondaryIndexes", [])
+        }
         diffs: list[Diff] = [
             *compare("tags", req.tags(), tags),
             *compare("billingMode", spec.billing_mode, billing),
@@ -148,11 +200,19 @@ class TableAdapter:
             outputs["TABLE_STREAM_ARN"] = t["LatestStreamArn"]
         status = t.get("TableStatus", "ACTIVE")
         return Observation(
-            exists=True, owner_uid=uid, owner=owner, diffs=tuple(diffs),
-            identifiers={"arn": arn, "externalName": name, "region": req.region, "tableStatus": status,
-                         "streamArn": outputs.get("TABLE_STREAM_ARN")},
+            exists=True,
+            owner_uid=uid,
+            owner=owner,
+            diffs=tuple(diffs),
+            identifiers={
+                "arn": arn,
+                "externalName": name,
+                "region": req.region,
+                "tableStatus": status,
+                "streamArn": outputs.get("TABLE_STREAM_ARN"),
+            },
             outputs=outputs,
-            state={"table": t, "tags": tags, "ttl": ttl_attr, "targets": actual_targets, "policies": actual_policies},
+            actual=Table(t, tags, ttl_attr, actual_targets, actual_policies),
             waiting=None if status == "ACTIVE" else f"table is {status}",
             waiting_reason="TableUpdating",
         )
@@ -160,7 +220,9 @@ class TableAdapter:
     def _scaling(self, req: Req, t: dict[str, Any]) -> tuple[dict[str, list[int]], dict[str, float]]:
         aas = client("application-autoscaling", req.region)
         name = req.external_name
-        index_names = {g["IndexName"] for g in t.get("GlobalSecondaryIndexes", [])} | {g.name for g in req.spec.global_secondary_indexes}
+        index_names = {g["IndexName"] for g in t.get("GlobalSecondaryIndexes", [])} | {
+            g.name for g in req.spec.global_secondary_indexes
+        }
         rids = [f"table/{name}"] + [f"table/{name}/index/{i}" for i in sorted(index_names)]
         found = aas.describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=rids).get("ScalableTargets", [])
         targets = {f"{x['ResourceId']}|{x['ScalableDimension']}": [x["MinCapacity"], x["MaxCapacity"]] for x in found}
@@ -172,7 +234,7 @@ class TableAdapter:
                     policies[f"{rid}|{p['ScalableDimension']}"] = float(cfg.get("TargetValue", 0))
         return targets, policies
 
-    def create(self, req: Req) -> None:
+    def create(self, req: Req, obs: Observation[Table] | None = None) -> None:
         ddb = client("dynamodb", req.region)
         spec = req.spec
         kwargs: dict[str, Any] = {
@@ -196,15 +258,17 @@ class TableAdapter:
             if error_code(exc) != "ResourceInUseException":  # already there (a retried create): observe decides
                 raise
 
-    def update(self, req: Req, obs: Observation) -> None:
-        if obs.state["table"].get("TableStatus", "ACTIVE") != "ACTIVE":
-            raise WaitingError(f"table {req.external_name} is {obs.state['table']['TableStatus']}", reason="TableUpdating")
+    def update(self, req: Req, obs: Observation[Table]) -> None:
+        assert obs.actual is not None
+        actual = obs.actual
+        if actual.table.get("TableStatus", "ACTIVE") != "ACTIVE":
+            raise WaitingError(f"table {req.external_name} is {actual.table['TableStatus']}", reason="TableUpdating")
         ddb = client("dynamodb", req.region)
-        name, spec, t = req.external_name, req.spec, obs.state["table"]
+        name, spec, t = req.external_name, req.spec, actual.table
         changed = {d.field for d in obs.diffs}
         if "tags" in changed:
             ddb.tag_resource(ResourceArn=t["TableArn"], Tags=tag_list(req.tags()))
-            extra = sorted(set(obs.state["tags"]) - set(req.tags()))
+            extra = sorted(set(actual.tags) - set(req.tags()))
             if extra:
                 ddb.untag_resource(ResourceArn=t["TableArn"], TagKeys=extra)
         if "billingMode" in changed or "capacity" in changed:
@@ -221,22 +285,27 @@ class TableAdapter:
             if have.get("StreamEnabled"):  # a view type change needs the stream off first
                 ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
             if spec.stream.enabled:
-                ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": spec.stream.view_type})
+                ddb.update_table(
+                    TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": spec.stream.view_type}
+                )
         if "deletionProtection" in changed:
             ddb.update_table(TableName=name, DeletionProtectionEnabled=spec.deletion_protection)
         if "globalSecondaryIndexes" in changed:
             self._indexes(req, t)
         if "ttlAttribute" in changed:
-            old = obs.state["ttl"]
+            old = actual.ttl
             if old is not None:
                 ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": old, "Enabled": False})
             if spec.ttl_attribute is not None:
-                ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": spec.ttl_attribute, "Enabled": True})
+                ddb.update_time_to_live(
+                    TableName=name, TimeToLiveSpecification={"AttributeName": spec.ttl_attribute, "Enabled": True}
+                )
         if "pointInTimeRecovery" in changed:
-            ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
-                "PointInTimeRecoveryEnabled": spec.point_in_time_recovery})
+            ddb.update_continuous_backups(
+                TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": spec.point_in_time_recovery}
+            )
         if "autoscaling" in changed or "autoscalingTarget" in changed:
-            self._apply_scaling(req, obs.state["targets"], obs.state["policies"])
+            self._apply_scaling(req, actual.targets, actual.policies)
 
     def _indexes(self, req: Req, t: dict[str, Any]) -> None:
         """One index change per UpdateTable call (a DynamoDB rule); the rest follow on later passes."""
@@ -251,8 +320,11 @@ class TableAdapter:
                 return
         for name, g in want.items():
             if name not in have:
-                ddb.update_table(TableName=req.external_name, AttributeDefinitions=attribute_definitions(req.spec),
-                                 GlobalSecondaryIndexUpdates=[{"Create": index_create(g, req.spec)}])
+                ddb.update_table(
+                    TableName=req.external_name,
+                    AttributeDefinitions=attribute_definitions(req.spec),
+                    GlobalSecondaryIndexUpdates=[{"Create": index_create(g, req.spec)}],
+                )
                 return
 
     def _apply_scaling(self, req: Req, targets: dict[str, list[int]], policies: dict[str, float]) -> None:
@@ -262,16 +334,21 @@ class TableAdapter:
         for key, (lo, hi) in want.items():
             rid, dim = key.split("|")
             if targets.get(key) != [lo, hi]:
-                aas.register_scalable_target(ServiceNamespace="dynamodb", ResourceId=rid, ScalableDimension=dim,
-                                             MinCapacity=lo, MaxCapacity=hi)
+                aas.register_scalable_target(
+                    ServiceNamespace="dynamodb", ResourceId=rid, ScalableDimension=dim, MinCapacity=lo, MaxCapacity=hi
+                )
             if policies.get(key) != want_pol[key]:
                 aas.put_scaling_policy(
-                    PolicyName=policy_name(dim), ServiceNamespace="dynamodb", ResourceId=rid, ScalableDimension=dim,
+                    PolicyName=policy_name(dim),
+                    ServiceNamespace="dynamodb",
+                    ResourceId=rid,
+                    ScalableDimension=dim,
                     PolicyType="TargetTrackingScaling",
                     TargetTrackingScalingPolicyConfiguration={
                         "TargetValue": want_pol[key],
                         "PredefinedMetricSpecification": {"PredefinedMetricType": METRIC["read" if "Read" in dim else "write"]},
-                    })
+                    },
+                )
         for key in sorted(set(targets) - set(want)):
             rid, dim = key.split("|")
             self._drop_target(rid, dim, req.region, has_policy=key in policies)
@@ -280,7 +357,9 @@ class TableAdapter:
         aas = client("application-autoscaling", region)
         if has_policy:  # moto (unlike AWS) keeps policies after deregistering: delete them explicitly
             try:
-                aas.delete_scaling_policy(PolicyName=policy_name(dim), ServiceNamespace="dynamodb", ResourceId=rid, ScalableDimension=dim)
+                aas.delete_scaling_policy(
+                    PolicyName=policy_name(dim), ServiceNamespace="dynamodb", ResourceId=rid, ScalableDimension=dim
+                )
             except Exception as exc:  # AWS says ObjectNotFoundException, moto ValidationException
                 if error_code(exc) not in ("ObjectNotFoundException", "ValidationException"):
                     raise
@@ -295,13 +374,16 @@ class TableAdapter:
             if (level == "index") == ("/index/" in rid):
                 self._drop_target(rid, dim, req.region, has_policy=True)
 
-    def delete(self, req: Req, obs: Observation) -> DeleteResult:
+    def delete(self, req: Req, obs: Observation[Table]) -> DeleteResult:
+        assert obs.actual is not None
         ddb = client("dynamodb", req.region)
-        name, t = req.external_name, obs.state["table"]
+        name, t = req.external_name, obs.actual.table
         if t.get("DeletionProtectionEnabled"):
             raise BlockedError(
                 f"table {name} has deletion protection on, so it was not deleted. Set spec.deletionProtection: false "
-                "first, or set spec.deletionPolicy: Retain to keep the table.", reason="DeletionProtected")
+                "first, or set spec.deletionPolicy: Retain to keep the table.",
+                reason="DeletionProtected",
+            )
         notes: tuple[tuple[str, str], ...] = ()
         if req.spec.backup_before_delete:
             backup_name = f"{name}-final-{req.ref.uid[:8]}"[:255]
@@ -313,7 +395,7 @@ class TableAdapter:
             if backup.get("BackupStatus") != "AVAILABLE":
                 return DeleteResult(done=False, message=f"waiting for backup {backup['BackupArn']} before deleting table {name}")
             notes = (("BackupTaken", f"backup {backup['BackupArn']} of table {name} taken before deleting it"),)
-        for rid in {k.split("|")[0] for k in obs.state["targets"]}:
+        for rid in {k.split("|")[0] for k in obs.actual.targets}:
             self._drop_scaling(req, rid)
         try:
             ddb.delete_table(TableName=name)

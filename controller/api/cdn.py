@@ -22,9 +22,15 @@ CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 class Certificate(Model):
     """How ACM validates the certificate it issues for the domains."""
 
-    validation: Literal["DNS", "EMAIL"] = Field(default="DNS", description="DNS (create the CNAME shown in status) or EMAIL (approve the mail).")
-    validation_domain: str | None = Field(default=None, pattern=DOMAIN_PATTERN, max_length=253,
-                                          description="EMAIL only: the domain whose admin addresses receive the approval mail.")
+    validation: Literal["DNS", "EMAIL"] = Field(
+        default="DNS", description="DNS (create the CNAME shown in status) or EMAIL (approve the mail)."
+    )
+    validation_domain: str | None = Field(
+        default=None,
+        pattern=DOMAIN_PATTERN,
+        max_length=253,
+        description="EMAIL only: the domain whose admin addresses receive the approval mail.",
+    )
 
 
 class Route53(Model):
@@ -36,29 +42,49 @@ class Route53(Model):
 class CDNSpec(CommonSpec):
     """Desired state of the CDN."""
 
-    object_store: str = Field(pattern=K8S_NAME_PATTERN, max_length=253, description="The StackeryObjectStore to serve (exactly one).")
-    domains: list[str] = Field(default_factory=list, max_length=10,
-                               description="Custom domains; the first is primary, the rest are aliases.",
-                               json_schema_extra={"x-kubernetes-list-type": "set", "items": {"type": "string", "maxLength": 253}})
+    object_store: str = Field(
+        pattern=K8S_NAME_PATTERN, max_length=253, description="The StackeryObjectStore to serve (exactly one)."
+    )
+    domains: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Custom domains; the first is primary, the rest are aliases.",
+        json_schema_extra={"x-kubernetes-list-type": "set", "items": {"type": "string", "maxLength": 253}},
+    )
     certificate: Certificate | None = Field(default=None, description="Certificate validation (default DNS) for the domains.")
-    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[a-f0-9-]+$",
-                                        description="Bring your own ACM certificate (must be in us-east-1, must cover the domains).")
-    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field(default="PriceClass_100", description="Edge locations used.")
+    certificate_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[a-f0-9-]+$",
+        description="Bring your own ACM certificate (must be in us-east-1, must cover the domains).",
+    )
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field(
+        default="PriceClass_100", description="Edge locations used."
+    )
     default_root_object: str = Field(default="index.html", max_length=255, description="Object served for /.")
-    cache_policy_id: str = Field(default=CACHING_OPTIMIZED, max_length=64, description="Cache policy (default Managed-CachingOptimized).")
+    cache_policy_id: str = Field(
+        default=CACHING_OPTIMIZED, max_length=64, description="Cache policy (default Managed-CachingOptimized)."
+    )
     spa_fallback: bool = Field(default=False, description="Serve /index.html with 200 for 403/404 (single-page apps).")
     route53: Route53 | None = Field(default=None, description="Create validation and alias records automatically.")
 
     cel_rules: ClassVar[list[dict[str, str]]] = [
         *CommonSpec.cel_rules,
-        {"rule": "!has(self.domains) || self.domains.all(d, d.matches('^([*][.])?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?[.])+[a-z][a-z0-9-]{0,61}[a-z0-9]$'))",
-         "message": "domains must be lowercase DNS names like www.example.com (a leading *. is allowed)"},
-        {"rule": "!(has(self.certificate) && has(self.certificateArn))",
-         "message": "set certificate (ACM issues one) or certificateArn (bring your own), not both"},
-        {"rule": "(has(self.domains) && size(self.domains) > 0) || (!has(self.certificate) && !has(self.certificateArn))",
-         "message": "certificate and certificateArn need domains"},
-        {"rule": "!has(self.certificate) || !has(self.certificate.validationDomain) || self.certificate.validation == 'EMAIL'",
-         "message": "certificate.validationDomain is for EMAIL validation only"},
+        {
+            "rule": "!has(self.domains) || self.domains.all(d, d.matches('^([*][.])?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?[.])+[a-z][a-z0-9-]{0,61}[a-z0-9]$'))",
+            "message": "domains must be lowercase DNS names like www.example.com (a leading *. is allowed)",
+        },
+        {
+            "rule": "!(has(self.certificate) && has(self.certificateArn))",
+            "message": "set certificate (ACM issues one) or certificateArn (bring your own), not both",
+        },
+        {
+            "rule": "(has(self.domains) && size(self.domains) > 0) || (!has(self.certificate) && !has(self.certificateArn))",
+            "message": "certificate and certificateArn need domains",
+        },
+        {
+            "rule": "!has(self.certificate) || !has(self.certificate.validationDomain) || self.certificate.validation == 'EMAIL'",
+            "message": "certificate.validationDomain is for EMAIL validation only",
+        },
     ]
 
     @model_validator(mode="after")
@@ -88,3 +114,7 @@ class CDNStatus(CommonStatus):
     distribution_domain_name: str | None = Field(default=None, description="dxxxx.cloudfront.net")
     dns_records: list[DnsRecord] | None = Field(default=None, description="Records you still have to create (domain -> CNAME).")
     bucket_name: str | None = Field(default=None, description="Origin bucket.")
+    bucket_region: str | None = Field(default=None, description="Region of the origin bucket.")
+    primary_domain: str | None = Field(default=None, description="First of spec.domains when the certificate was last looked up.")
+    origin_access_control_id: str | None = Field(default=None, description="CloudFront origin access control id.")
+    hosted_zone_id: str | None = Field(default=None, description="Route 53 zone holding the records the operator made.")

@@ -72,9 +72,7 @@ class CommonSpec(Model):
         json_schema_extra={"maxProperties": 40},
         description="Tags added to every AWS resource (the operator adds its stackery.io/* ownership tags).",
     )
-    outputs: Outputs | None = Field(
-        default=None, description="Optional ConfigMap that receives the node's outputs."
-    )
+    outputs: Outputs | None = Field(default=None, description="Optional ConfigMap that receives the node's outputs.")
 
     # CEL rules on the spec object; subclasses extend this list.
     cel_rules: ClassVar[list[dict[str, str]]] = [
@@ -130,4 +128,3 @@ class CommonStatus(Model):
     pending_create: str | None = Field(
         default=None, description="Name of an AWS resource being created right now (crash safety marker)."
     )
-

@@ -14,8 +14,22 @@ from pydantic import Field, model_validator
 
 from .common import K8S_NAME_PATTERN, CommonSpec, CommonStatus, Model
 
-RUNTIMES = Literal["python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "nodejs18.x", "nodejs20.x",
-                   "nodejs22.x", "java17", "java21", "dotnet8", "ruby3.3", "provided.al2", "provided.al2023"]
+RUNTIMES = Literal[
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "nodejs18.x",
+    "nodejs20.x",
+    "nodejs22.x",
+    "java17",
+    "java21",
+    "dotnet8",
+    "ruby3.3",
+    "provided.al2",
+    "provided.al2023",
+]
 ENV_KEY = r"^[a-zA-Z][a-zA-Z0-9_]*$"
 
 
@@ -42,10 +56,12 @@ class Code(Model):
     zip_base64: str | None = Field(default=None, max_length=65536, description="A small zip, base64-encoded, inline.")
     image_uri: str | None = Field(default=None, max_length=512, description="A container image URI (ECR).")
 
-    cel_rules: ClassVar[list[dict[str, str]]] = [{
-        "rule": "[has(self.objectStore), has(self.s3), has(self.zipBase64), has(self.imageUri)].filter(x, x).size() == 1",
-        "message": "set exactly one of code.objectStore, code.s3, code.zipBase64, code.imageUri",
-    }]
+    cel_rules: ClassVar[list[dict[str, str]]] = [
+        {
+            "rule": "[has(self.objectStore), has(self.s3), has(self.zipBase64), has(self.imageUri)].filter(x, x).size() == 1",
+            "message": "set exactly one of code.objectStore, code.s3, code.zipBase64, code.imageUri",
+        }
+    ]
 
     @model_validator(mode="after")
     def _one(self) -> Code:
@@ -58,8 +74,12 @@ class Connection(Model):
     """A wire to another node in this namespace: its environment variables plus least-privilege IAM."""
 
     kind: Literal["StackeryTable", "StackeryObjectStore", "StackeryConfigStore", "StackeryFunction"] = Field(
-        description="Kind of the connected node.")
+        description="Kind of the connected node."
+    )
     name: str = Field(pattern=K8S_NAME_PATTERN, max_length=253, description="Name of the connected node.")
+    access: Literal["ReadWrite", "ReadOnly"] = Field(
+        default="ReadWrite", description="IAM access the wire grants: ReadWrite (Stackery's default) or ReadOnly."
+    )
 
 
 class Trigger(Model):
@@ -73,29 +93,47 @@ class Trigger(Model):
 class FunctionSpec(CommonSpec):
     """Desired state of a Lambda function and its wiring."""
 
-    function_name: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9_-]{1,64}$",
-                                      description="Function name. Default stackery-<namespace>-<name>. Immutable.")
+    function_name: str | None = Field(
+        default=None,
+        pattern=r"^[a-zA-Z0-9_-]{1,64}$",
+        description="Function name. Default stackery-<namespace>-<name>. Immutable.",
+    )
     runtime: RUNTIMES | None = Field(default="python3.12", description="Runtime (not used with code.imageUri).")
     handler: str | None = Field(default="index.handler", max_length=128, description="Handler (not used with code.imageUri).")
     memory_size: int = Field(default=1024, ge=128, le=10240, description="Memory in MB.")
     timeout: int = Field(default=30, ge=1, le=900, description="Timeout in seconds.")
-    environment: dict[str, str] = Field(default_factory=dict, description="Environment variables (yours win over connection names).",
-                                        json_schema_extra={"maxProperties": 100})
+    environment: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables (yours win over connection names).",
+        json_schema_extra={"maxProperties": 100},
+    )
     reserved_concurrency: int | None = Field(default=None, ge=0, le=10000, description="Reserved concurrent executions.")
     code: Code = Field(description="The function's code.")
-    connections: list[Connection] = Field(default_factory=list, max_length=50,
-                                          description="Wires to other nodes: environment variables + IAM, in this order.")
-    triggers: list[Trigger] = Field(default_factory=list, max_length=20, description="Table streams that invoke the function (one per table).",
-                                    json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["table"]})
-    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
-                                 description="Use this execution role instead of one owned by the function (no IAM is managed then).")
+    connections: list[Connection] = Field(
+        default_factory=list, max_length=50, description="Wires to other nodes: environment variables + IAM, in this order."
+    )
+    triggers: list[Trigger] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Table streams that invoke the function (one per table).",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["table"]},
+    )
+    role_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
+        description="Use this execution role instead of one owned by the function (no IAM is managed then).",
+    )
 
     cel_rules: ClassVar[list[dict[str, str]]] = [
         *CommonSpec.cel_rules,
-        {"rule": "has(self.functionName) == has(oldSelf.functionName) && (!has(self.functionName) || self.functionName == oldSelf.functionName)",
-         "message": "functionName is immutable: create a new StackeryFunction instead"},
-        {"rule": "!has(self.environment) || self.environment.all(k, k.matches('^[a-zA-Z][a-zA-Z0-9_]*$'))",
-         "message": "environment keys must start with a letter and contain only letters, digits and _"},
+        {
+            "rule": "has(self.functionName) == has(oldSelf.functionName) && (!has(self.functionName) || self.functionName == oldSelf.functionName)",
+            "message": "functionName is immutable: create a new StackeryFunction instead",
+        },
+        {
+            "rule": "!has(self.environment) || self.environment.all(k, k.matches('^[a-zA-Z][a-zA-Z0-9_]*$'))",
+            "message": "environment keys must start with a letter and contain only letters, digits and _",
+        },
     ]
 
 

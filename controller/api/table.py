@@ -68,7 +68,8 @@ class TableSpec(CommonSpec):
     """Desired state of a DynamoDB table."""
 
     table_name: str | None = Field(
-        default=None, pattern=r"^[a-zA-Z0-9_.-]{3,255}$",
+        default=None,
+        pattern=r"^[a-zA-Z0-9_.-]{3,255}$",
         description="Table name. Default stackery-<namespace>-<name>. Immutable.",
     )
     hash_key: KeyAttribute = Field(
@@ -89,7 +90,9 @@ class TableSpec(CommonSpec):
     ttl_attribute: str | None = Field(default=None, pattern=ATTR_PATTERN, description="Attribute holding the expiry time (TTL).")
     point_in_time_recovery: bool = Field(default=False, description="Continuous backups for point-in-time restore.")
     global_secondary_indexes: list[GlobalSecondaryIndex] = Field(
-        default_factory=list, max_length=20, description="Global secondary indexes (names unique).",
+        default_factory=list,
+        max_length=20,
+        description="Global secondary indexes (names unique).",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     deletion_protection: bool = Field(default=False, description="AWS refuses to delete the table while on.")
@@ -99,18 +102,27 @@ class TableSpec(CommonSpec):
 
     cel_rules: ClassVar[list[dict[str, str]]] = [
         *CommonSpec.cel_rules,
-        {"rule": "has(self.tableName) == has(oldSelf.tableName) && (!has(self.tableName) || self.tableName == oldSelf.tableName)",
-         "message": "tableName is immutable: create a new StackeryTable instead"},
-        {"rule": "!has(oldSelf.hashKey) || (has(self.hashKey) && self.hashKey == oldSelf.hashKey)",
-         "message": "hashKey cannot change: DynamoDB keys are fixed at creation. Create a new StackeryTable and copy the data instead"},
-        {"rule": "has(self.rangeKey) == has(oldSelf.rangeKey) && (!has(self.rangeKey) || self.rangeKey == oldSelf.rangeKey)",
-         "message": "rangeKey cannot be added, removed or changed: DynamoDB keys are fixed at creation. Create a new StackeryTable and copy the data instead"},
-        {"rule": "!has(self.autoscaling) || self.billingMode == 'PROVISIONED'",
-         "message": "autoscaling needs billingMode PROVISIONED (on-demand tables scale by themselves)"},
-        {"rule": "!has(self.capacity) || self.billingMode == 'PROVISIONED'",
-         "message": "capacity needs billingMode PROVISIONED"},
-        {"rule": "!has(self.billingMode) || self.billingMode != 'PROVISIONED' || has(self.capacity) || has(self.autoscaling)",
-         "message": "billingMode PROVISIONED needs capacity or autoscaling"},
+        {
+            "rule": "has(self.tableName) == has(oldSelf.tableName) && (!has(self.tableName) || self.tableName == oldSelf.tableName)",
+            "message": "tableName is immutable: create a new StackeryTable instead",
+        },
+        {
+            "rule": "!has(oldSelf.hashKey) || (has(self.hashKey) && self.hashKey == oldSelf.hashKey)",
+            "message": "hashKey cannot change: DynamoDB keys are fixed at creation. Create a new StackeryTable and copy the data instead",
+        },
+        {
+            "rule": "has(self.rangeKey) == has(oldSelf.rangeKey) && (!has(self.rangeKey) || self.rangeKey == oldSelf.rangeKey)",
+            "message": "rangeKey cannot be added, removed or changed: DynamoDB keys are fixed at creation. Create a new StackeryTable and copy the data instead",
+        },
+        {
+            "rule": "!has(self.autoscaling) || self.billingMode == 'PROVISIONED'",
+            "message": "autoscaling needs billingMode PROVISIONED (on-demand tables scale by themselves)",
+        },
+        {"rule": "!has(self.capacity) || self.billingMode == 'PROVISIONED'", "message": "capacity needs billingMode PROVISIONED"},
+        {
+            "rule": "!has(self.billingMode) || self.billingMode != 'PROVISIONED' || has(self.capacity) || has(self.autoscaling)",
+            "message": "billingMode PROVISIONED needs capacity or autoscaling",
+        },
     ]
 
     @model_validator(mode="after")

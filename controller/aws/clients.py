@@ -19,8 +19,16 @@ from botocore.exceptions import ClientError
 from .. import metrics
 
 _THROTTLE_CODES = frozenset(
-    {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded",
-     "SlowDown", "ProvisionedThroughputExceededException", "RequestThrottled", "ThrottledException"}
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "ThrottledException",
+    }
 )
 
 _lock = threading.Lock()

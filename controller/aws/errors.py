@@ -12,15 +12,40 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from ..errors import RecoverableError, StackeryError, TerminalError
 from .clients import _THROTTLE_CODES
 
-_ACCESS = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "InvalidClientTokenId",
-                     "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure", "OptInRequired"})
-_LIMIT = frozenset({"LimitExceeded", "LimitExceededException", "TooManyBuckets", "ServiceQuotaExceededException",
-                    "QuotaExceededException"})
-_TRANSIENT = frozenset({"InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable",
-                        "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
-                        "OperationAborted", "ConflictException", "ExpiredToken", "ExpiredTokenException",
-                        "ResourceInUseException", "ConcurrentModificationException", "TooManyUpdates",
-                        "ResourceConflictException"})
+_ACCESS = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "OptInRequired",
+    }
+)
+_LIMIT = frozenset(
+    {"LimitExceeded", "LimitExceededException", "TooManyBuckets", "ServiceQuotaExceededException", "QuotaExceededException"}
+)
+_TRANSIENT = frozenset(
+    {
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "OperationAborted",
+        "ConflictException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "ResourceInUseException",
+        "ConcurrentModificationException",
+        "TooManyUpdates",
+        "ResourceConflictException",
+    }
+)
 
 
 def classify(exc: BaseException) -> StackeryError:

@@ -13,8 +13,10 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 
 from .conditions import Cond
+from .wiring import Wiring
 
 SpecT = TypeVar("SpecT", bound=BaseModel)
+ActualT = TypeVar("ActualT")
 
 OWNER_TAG_PREFIX = "stackery.io/"
 TAG_NAMESPACE = "stackery.io/namespace"
@@ -53,6 +55,9 @@ class NodeRef:
 
     kind: str
     name: str
+    wire: bool = field(default=False, compare=False)
+    """True for a connection: the target kind must declare a Wiring (env names + IAM grants), else the
+    spec is refused with a message naming the kind."""
 
 
 Reference = SecretKey | NodeRef
@@ -83,6 +88,8 @@ class Request(Generic[SpecT]):
     """Status of each referenced Ready node by (kind, name)."""
     status: Mapping[str, Any] = field(default_factory=dict)
     """Status from the last reconcile (identifiers an adapter recorded)."""
+    wiring: Mapping[str, Wiring] = field(default_factory=dict)
+    """What each wired kind exports and grants (from the registry), for kinds that make connections."""
 
     def tags(self) -> dict[str, str]:
         """User tags plus ownership tags (ownership wins)."""
@@ -91,8 +98,11 @@ class Request(Generic[SpecT]):
 
 
 @dataclass(frozen=True)
-class Observation:
-    """What observe found. `exists=False` means not found (never None, never an exception)."""
+class Observation(Generic[ActualT]):
+    """What observe found. `exists=False` means not found (never None, never an exception).
+
+    `actual` is the adapter's own typed record of what it read (a dataclass per kind), handed back to
+    update and delete so they never re-read it; the core never looks inside."""
 
     exists: bool
     owner_uid: str | None = None
@@ -104,11 +114,16 @@ class Observation:
     """Status fields: arn, externalName, and kind-specific ones."""
     outputs: Mapping[str, str] = field(default_factory=dict)
     """Stackery environment names -> values, published to the outputs ConfigMap."""
-    state: Mapping[str, Any] = field(default_factory=dict)
-    """Raw actual state an adapter's update may need (e.g. the whole bucket policy); never in status."""
+    actual: ActualT | None = None
+    """Typed actual state an adapter's update/delete needs (e.g. the whole bucket policy); never in status."""
     waiting: str | None = None
     """Set when the resource exists but is not usable yet (e.g. deploying); the message says why."""
     waiting_reason: str = "Provisioning"
+    empty: bool = False
+    """exists=True but nothing is held in AWS (an empty ConfigStore path): a delete has nothing to confirm."""
+    deleting: bool = False
+    """The resource exists in a deleting state (AWS deletes asynchronously): a finalize waits, it does
+    not call delete again."""
     residual: bool = False
     """With exists=False: owned parts are left (e.g. a certificate after its distribution), so a
     delete must still run."""
@@ -122,12 +137,15 @@ class DeleteResult:
     message: str = ""
     notes: tuple[tuple[str, str], ...] = ()
     """(reason, message) pairs worth an Event, e.g. ("BackupTaken", arn)."""
+    confirmed: bool = False
+    """True when the adapter itself observed every resource gone (Composite does, part by part), so the
+    core need not observe once more before releasing the finalizer."""
 
 
-NOT_FOUND = Observation(exists=False)
+NOT_FOUND: Observation[Any] = Observation(exists=False)
 
 
-class Adapter(Protocol[SpecT]):
+class Adapter(Protocol[SpecT, ActualT]):
     """One per node kind. Every call is idempotent; observe makes read calls only."""
 
     def external_name(self, ref: ObjectRef, spec: SpecT) -> str:
@@ -138,12 +156,17 @@ class Adapter(Protocol[SpecT]):
         """Secret keys and other nodes this spec needs resolved before observe."""
         ...
 
-    def observe(self, req: Request[SpecT]) -> Observation: ...
+    def observe(self, req: Request[SpecT]) -> Observation[ActualT]: ...
 
-    def create(self, req: Request[SpecT]) -> None: ...
+    def create(self, req: Request[SpecT], obs: Observation[ActualT] | None = None) -> None:
+        """Create what observe found missing (obs, when given, is that observation: no re-read)."""
+        ...
 
-    def update(self, req: Request[SpecT], obs: Observation) -> None:
+    def update(self, req: Request[SpecT], obs: Observation[ActualT]) -> None:
         """Apply exactly the differences in obs.diffs."""
         ...
 
-    def delete(self, req: Request[SpecT], obs: Observation) -> DeleteResult: ...
+    def delete(self, req: Request[SpecT], obs: Observation[ActualT]) -> DeleteResult:
+        """Start or continue deleting. done=True means every delete call was accepted; the core then
+        confirms by observing the resource gone (or deleting) before it releases the finalizer."""
+        ...

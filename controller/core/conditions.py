@@ -24,6 +24,9 @@ class Cond:
     status: str
     reason: str
     message: str = ""
+    since: float | None = None
+    """Epoch seconds when what this condition waits for began (e.g. a certificate's request time). The
+    core turns it into metrics (pending gauge, time-to-True histogram) once per pass; never in status."""
 
 
 def for_phase(phase: Phase, reason: str, message: str, *, was_ready: bool) -> list[Cond]:
@@ -65,9 +68,7 @@ def for_phase(phase: Phase, reason: str, message: str, *, was_ready: bool) -> li
     ]
 
 
-def merge(
-    old: Sequence[dict[str, Any]], new: Sequence[Cond], *, now: str, generation: int | None
-) -> list[dict[str, Any]]:
+def merge(old: Sequence[dict[str, Any]], new: Sequence[Cond], *, now: str, generation: int | None) -> list[dict[str, Any]]:
     """New condition list; lastTransitionTime moves only when a condition's status changes.
 
     Conditions in `old` whose type is not in `new` (node-specific ones set elsewhere) are kept.

@@ -30,9 +30,10 @@ from ..errors import (
 )
 from ..settings import Settings
 from . import conditions
-from .adapter import Adapter, Diff, ObjectRef, Observation, Request, SecretKey, SpecT
+from .adapter import Adapter, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Request, SecretKey, SpecT
 from .conditions import Phase
 from .ports import Cluster
+from .wiring import Wiring
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class _Outcome:
     phase: Phase
     reason: str
     message: str = ""
-    obs: Observation | None = None
+    obs: Observation[Any] | None = None
     drift: tuple[Diff, ...] = ()
     corrected: tuple[Diff, ...] = ()
     retry_after: float | None = None
@@ -114,15 +115,21 @@ class Reconciler(Generic[SpecT]):
         *,
         kind: str,
         spec_model: type[SpecT],
-        adapter: Adapter[SpecT],
+        adapter: Adapter[SpecT, Any],
         cluster: Cluster,
         settings: Settings,
         classify: Classifier,
+        status_fields: frozenset[str] | None = None,
+        wiring: Mapping[str, Wiring] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.kind = kind
         self.spec_model = spec_model
         self.adapter = adapter
+        self.status_fields = status_fields
+        """Status keys the kind's model declares; a patch with any other key is a bug (logged, dropped)."""
+        self.wiring = dict(wiring or {})
+        """Every wireable kind's Wiring (from the registry), handed to adapters that make connections."""
         self.cluster = cluster
         self.settings = settings
         self.classify = classify
@@ -158,9 +165,7 @@ class Reconciler(Generic[SpecT]):
         try:
             return self.spec_model.model_validate(dict(obj.spec))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-            )
+            problems = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
             raise InvalidSpecError(f"invalid spec: {problems}") from None
 
     def _request(self, obj: Managed, spec: SpecT, *, need_inputs: bool = True) -> Request[SpecT]:
@@ -177,6 +182,11 @@ class Reconciler(Generic[SpecT]):
                 else:
                     inputs[f"{ref.name}/{ref.key}"] = value
                 continue
+            if isinstance(ref, NodeRef) and ref.wire and ref.kind not in self.wiring:
+                raise InvalidSpecError(
+                    f"{ref.kind} {ref.name} cannot be connected to: {ref.kind} declares no wiring "
+                    f"(wireable kinds: {', '.join(sorted(self.wiring)) or 'none'})"
+                )
             node = self.cluster.read_node(ref.kind, obj.ref.namespace, ref.name)
             if node is None:
                 missing.append(f"{ref.kind} {ref.name} (not found)")
@@ -196,11 +206,18 @@ class Reconciler(Generic[SpecT]):
         region = getattr(spec, "region", None) or self.settings.region
         crashed_create = obj.status.get("pendingCreate") == external
         return Request(
-            ref=obj.ref, spec=spec, region=region, external_name=external,
-            adopt=bool(adopt_name) or crashed_create, inputs=inputs, nodes=nodes, status=obj.status,
+            ref=obj.ref,
+            spec=spec,
+            region=region,
+            external_name=external,
+            adopt=bool(adopt_name) or crashed_create,
+            inputs=inputs,
+            nodes=nodes,
+            status=obj.status,
+            wiring=self.wiring,
         )
 
-    def _check_owner(self, req: Request[SpecT], obs: Observation, *, observe_only: bool) -> None:
+    def _check_owner(self, req: Request[SpecT], obs: Observation[Any], *, observe_only: bool) -> None:
         if not obs.exists:
             return
         if obs.owner_uid is not None and obs.owner_uid != req.ref.uid:
@@ -223,16 +240,19 @@ class Reconciler(Generic[SpecT]):
 
         if observe_only:
             if not obs.exists:
-                return _Outcome("waiting", "NotFound",
-                                f"{req.external_name} does not exist; managementPolicy ObserveOnly never creates it",
-                                retry_after=self.settings.resync_seconds)
+                return _Outcome(
+                    "waiting",
+                    "NotFound",
+                    f"{req.external_name} does not exist; managementPolicy ObserveOnly never creates it",
+                    retry_after=self.settings.resync_seconds,
+                )
             return self._settle(obj, req, obs, drift=obs.diffs)
 
         created = False
         if not obs.exists:
             self.cluster.mark_pending_create(obj.ref, req.external_name)
             try:
-                self.adapter.create(req)
+                self.adapter.create(req, obs)
             except WaitingError as wait:  # a prerequisite is not there yet (e.g. certificate approval)
                 obs = self.adapter.observe(req)  # record what create started (e.g. the requested certificate)
                 return _Outcome("waiting", wait.reason, wait.message, obs=obs, retry_after=wait.retry_after)
@@ -251,24 +271,37 @@ class Reconciler(Generic[SpecT]):
                 return _Outcome("waiting", wait.reason, wait.message, obs=obs, retry_after=wait.retry_after)
             obs = self.adapter.observe(req)
             corrected = () if (created or spec_changed) else changed
+            if obs.diffs and obs.waiting:  # a part still on its way (e.g. a certificate) explains what is left
+                return self._settle(obj, req, obs)
             if obs.diffs:
-                return _Outcome("waiting", "Updating",
-                                f"applied changes; AWS still differs at {_fields(obs.diffs)}",
-                                obs=obs, retry_after=self.settings.wait_seconds)
+                return _Outcome(
+                    "waiting",
+                    "Updating",
+                    f"applied changes; AWS still differs at {_fields(obs.diffs)}",
+                    obs=obs,
+                    retry_after=self.settings.wait_seconds,
+                )
             return self._settle(obj, req, obs, corrected=corrected)
         return self._settle(obj, req, obs, drift=obs.diffs)
 
-    def _settle(self, obj: Managed, req: Request[SpecT], obs: Observation, *,
-                drift: tuple[Diff, ...] = (), corrected: tuple[Diff, ...] = ()) -> _Outcome:
+    def _settle(
+        self,
+        obj: Managed,
+        req: Request[SpecT],
+        obs: Observation[Any],
+        *,
+        drift: tuple[Diff, ...] = (),
+        corrected: tuple[Diff, ...] = (),
+    ) -> _Outcome:
         outputs_target = getattr(req.spec, "outputs", None)
         if outputs_target is not None and obs.outputs:
             self.cluster.publish_outputs(obj.ref, outputs_target.config_map_name, obs.outputs)
         if obs.waiting:
-            return _Outcome("waiting", obs.waiting_reason, obs.waiting, obs=obs, drift=drift,
-                            retry_after=self.settings.wait_seconds)
+            return _Outcome(
+                "waiting", obs.waiting_reason, obs.waiting, obs=obs, drift=drift, retry_after=self.settings.wait_seconds
+            )
         if drift:
-            return _Outcome("drifted", "DriftDetected", f"AWS differs from the spec at: {_fields(drift)}",
-                            obs=obs, drift=drift)
+            return _Outcome("drifted", "DriftDetected", f"AWS differs from the spec at: {_fields(drift)}", obs=obs, drift=drift)
         return _Outcome("ready", "Available", obs=obs, corrected=corrected)
 
     def _from_error(self, obj: Managed, exc: BaseException) -> _Outcome:
@@ -293,8 +326,10 @@ class Reconciler(Generic[SpecT]):
         failures = int(old.get("failures") or 0) + 1 if out.phase == "error" else 0
         extra = tuple(out.obs.conditions) if out.obs is not None else ()
         conds = conditions.merge(
-            old_conds, [*conditions.for_phase(out.phase, out.reason, out.message, was_ready=was_ready), *extra],
-            now=_iso(now), generation=obj.generation,
+            old_conds,
+            [*conditions.for_phase(out.phase, out.reason, out.message, was_ready=was_ready), *extra],
+            now=_iso(now),
+            generation=obj.generation,
         )
         if out.phase in ("ready", "drifted"):
             delay = self.settings.resync_seconds * self._jitter(obj.ref.uid)
@@ -318,31 +353,74 @@ class Reconciler(Generic[SpecT]):
         if generation_done:
             status["observedGeneration"] = obj.generation
         if out.obs is not None:
-            status.update({k: v for k, v in out.obs.identifiers.items()})
+            status.update(self._declared(out.obs.identifiers))
         old_drift = {d.get("field"): d for d in (old.get("drift") or [])}
         status["drift"] = [
             {
-                "field": d.field, "desired": _fmt(d.desired), "actual": _fmt(d.actual),
+                "field": d.field,
+                "desired": _fmt(d.desired),
+                "actual": _fmt(d.actual),
                 "detectedAt": (old_drift.get(d.field) or {}).get("detectedAt") or _iso(now),
             }
             for d in out.drift
         ]
 
         events = self._events(old_conds, conds, out)
+        self._progress_metrics(obj, old_conds, out, now)
         ready = conditions.is_true(conds, conditions.READY)
         if ready and not old.get("readyAt"):
             status["readyAt"] = _iso(now)
             created = _parse_iso(obj.created)
             if created is not None:
                 metrics.TIME_TO_READY.labels(self.kind).observe(max((now - created).total_seconds(), 0.0))
-        result_label = {"ready": "success", "drifted": "drift", "waiting": "waiting", "deleting": "waiting",
-                        "stalled": "stalled", "blocked": "stalled", "error": "error"}[out.phase]
+        result_label = {
+            "ready": "success",
+            "drifted": "drift",
+            "waiting": "waiting",
+            "deleting": "waiting",
+            "stalled": "stalled",
+            "blocked": "stalled",
+            "error": "error",
+        }[out.phase]
         metrics.RECONCILE_TOTAL.labels(self.kind, result_label).inc()
         if out.drift or out.corrected:
             metrics.DRIFT_DETECTED.labels(self.kind).inc()
-        metrics.set_object_state(obj.ref.namespace, self.kind, obj.ref.name, ready=ready,
-                                 drifted=bool(out.drift), stalled=out.phase in ("stalled", "blocked"))
+        metrics.set_object_state(
+            obj.ref.namespace,
+            self.kind,
+            obj.ref.name,
+            ready=ready,
+            drifted=bool(out.drift),
+            stalled=out.phase in ("stalled", "blocked"),
+        )
         return Result(status=status, events=events, requeue_after=delay)
+
+    def _declared(self, ids: Mapping[str, Any]) -> dict[str, Any]:
+        """The identifiers whose keys the kind's status model declares; others are a bug, logged and
+        dropped (the apiserver would prune them silently)."""
+        if self.status_fields is None:
+            return dict(ids)
+        unknown = sorted(set(ids) - self.status_fields)
+        if unknown:
+            log.error("%s: adapter returned status keys its model does not declare: %s (dropped)", self.kind, ", ".join(unknown))
+        return {k: v for k, v in ids.items() if k in self.status_fields}
+
+    def _progress_metrics(self, obj: Managed, old: list[dict[str, Any]], out: _Outcome, now: datetime) -> None:
+        """Node-specific conditions that carry `since` feed their pending gauge while False and their
+        duration histogram once, on the pass where they turn True (observe itself never touches metrics)."""
+        for c in out.obs.conditions if out.obs is not None else ():
+            if c.since is None:
+                continue
+            before = conditions.get(old, c.type) or {}
+            metrics.record_progress(
+                obj.ref.namespace,
+                self.kind,
+                obj.ref.name,
+                c.type,
+                pending=c.status != "True",
+                elapsed=max(now.timestamp() - c.since, 1.0),
+                completed=c.status == "True" and before.get("status") == "False",
+            )
 
     def _events(self, old: list[dict[str, Any]], new: list[dict[str, Any]], out: _Outcome) -> list[Event]:
         events: list[Event] = []
@@ -356,7 +434,7 @@ class Reconciler(Generic[SpecT]):
         if changed and out.phase != "drifted":
             etype = "Warning" if out.phase in ("stalled", "blocked", "error") else "Normal"
             events.append(Event(etype, out.reason, out.message or new_ready.get("message") or out.reason))
-        for extra in (out.obs.conditions if out.obs is not None else ()):
+        for extra in out.obs.conditions if out.obs is not None else ():
             before = conditions.get(old, extra.type) or {}
             if (before.get("status"), before.get("reason")) != (extra.status, extra.reason):
                 events.append(Event("Normal", extra.reason, f"{extra.type}={extra.status}: {extra.message}"))
@@ -368,31 +446,53 @@ class Reconciler(Generic[SpecT]):
         try:
             spec = self._parse(obj)
         except InvalidSpecError as exc:
-            return self._released(obj, Event("Warning", "InvalidSpec", f"{exc.message}; AWS resources, if any, were left in place"))
+            return self._released(
+                obj, Event("Warning", "InvalidSpec", f"{exc.message}; AWS resources, if any, were left in place")
+            )
         policy = getattr(spec, "deletion_policy", None) or self.settings.default_deletion_policy
         if policy == "Retain" or getattr(spec, "management_policy", "Manage") == "ObserveOnly":
-            return self._released(obj, Event("Normal", "Retained", f"deletionPolicy {policy} (managementPolicy "
-                                                                   f"{getattr(spec, 'management_policy', 'Manage')}): AWS resources left in place"))
+            return self._released(
+                obj,
+                Event(
+                    "Normal",
+                    "Retained",
+                    f"deletionPolicy {policy} (managementPolicy "
+                    f"{getattr(spec, 'management_policy', 'Manage')}): AWS resources left in place",
+                ),
+            )
         notes: list[Event] = []
         try:
             req = self._request(obj, spec, need_inputs=False)  # deleting needs no Secret values
             obs = self.adapter.observe(req)
-            if not obs.exists and not obs.residual:
+            if not (obs.exists or obs.residual or obs.deleting):
                 return self._released(obj, Event("Normal", "Deleted", f"{req.external_name} is gone"))
-            if obs.exists and obs.owner_uid != obj.ref.uid:
-                return self._released(obj, Event("Warning", "NotOwned",
-                                                  f"{req.external_name} is not owned by this object; left in place"))
-            res = self.adapter.delete(req, obs)
+            if obs.exists and obs.owner_uid != obj.ref.uid and not obs.deleting:
+                return self._released(
+                    obj, Event("Warning", "NotOwned", f"{req.external_name} is not owned by this object; left in place")
+                )
+            if obs.deleting:
+                res = DeleteResult(done=False, message=obs.waiting or f"waiting for AWS to finish deleting {req.external_name}")
+            else:
+                res = self.adapter.delete(req, obs)
             notes = [Event("Normal", reason, message) for reason, message in res.notes]
-            if res.done:
+            if res.done and (res.confirmed or self._gone(obj, self.adapter.observe(req))):
                 return self._released(obj, *notes, Event("Normal", "Deleted", f"deleted {req.external_name}"))
-            outcome = _Outcome("deleting", "Deleting", res.message or "deleting", retry_after=self.settings.wait_seconds)
+            message = res.message or f"delete of {req.external_name} accepted; waiting for AWS to confirm it is gone"
+            outcome = _Outcome("deleting", "Deleting", message, retry_after=self.settings.wait_seconds)
         except Exception as exc:  # noqa: BLE001
             outcome = self._from_error(obj, exc)
         result = self._result(obj, outcome, generation_done=False)
         result.done = False
         result.events = [*notes, *result.events]
         return result
+
+    @staticmethod
+    def _gone(obj: Managed, obs: Observation[Any]) -> bool:
+        """Nothing of ours is left: not found, not deleting, no residual parts (an empty virtual resource
+        or another owner's resource at our name counts as gone for us)."""
+        if obs.deleting or obs.residual:
+            return False
+        return not obs.exists or obs.empty or obs.owner_uid != obj.ref.uid
 
     def _released(self, obj: Managed, *events: Event) -> Result:
         outputs = obj.spec.get("outputs") or {}

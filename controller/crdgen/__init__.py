@@ -58,8 +58,12 @@ def _structural(node: Any) -> Any:
             out[k] = _structural(v)
         else:
             out[k] = v
-    if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out \
-            and "x-kubernetes-preserve-unknown-fields" not in out:
+    if (
+        out.get("type") == "object"
+        and "properties" not in out
+        and "additionalProperties" not in out
+        and "x-kubernetes-preserve-unknown-fields" not in out
+    ):
         out["x-kubernetes-preserve-unknown-fields"] = True
     return out
 

@@ -21,8 +21,12 @@ def render(doc: dict) -> str:  # type: ignore[type-arg]
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--check", action="store_true", help="exit 1 when the files differ from the models")
-    ap.add_argument("--out", action="append", default=None,
-                    help="output folder (repeatable); default crds/ and charts/stackery-operator/crds/")
+    ap.add_argument(
+        "--out",
+        action="append",
+        default=None,
+        help="output folder (repeatable); default crds/ and charts/stackery-operator/crds/",
+    )
     args = ap.parse_args()
     root = Path(__file__).resolve().parents[2]
     outs = [Path(o) for o in args.out] if args.out else [root / "crds", root / "charts/stackery-operator/crds"]
@@ -32,7 +36,8 @@ def main() -> int:
         docs = dict(crds)
         if out.resolve() == (root / "crds").resolve():  # kustomize entry for deploy/base (not in the chart)
             docs["kustomization.yaml"] = HEADER + yaml.safe_dump(
-                {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": sorted(crds)})
+                {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": sorted(crds)}
+            )
         present = {p.name for p in out.glob("*.yaml")} if out.exists() else set()
         for name, text in docs.items():
             path = out / name
@@ -40,8 +45,9 @@ def main() -> int:
             if current != text:
                 if args.check:
                     stale = True
-                    sys.stdout.writelines(difflib.unified_diff(current.splitlines(True), text.splitlines(True),
-                                                               str(path), f"{path} (generated)"))
+                    sys.stdout.writelines(
+                        difflib.unified_diff(current.splitlines(True), text.splitlines(True), str(path), f"{path} (generated)")
+                    )
                 else:
                     out.mkdir(parents=True, exist_ok=True)
                     path.write_text(text)

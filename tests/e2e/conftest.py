@@ -67,13 +67,18 @@ def metric(bed: testbed.TestBed, metric_name: str, **labels: str) -> float | Non
 
 
 def aws(bed: testbed.TestBed, service: str) -> Any:
-    return boto3.client(service, endpoint_url=bed.moto_url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        service, endpoint_url=bed.moto_url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
 
 
 def object_store(name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "stackery.io/v1alpha1", "kind": "StackeryObjectStore",
-            "metadata": {"name": name, "namespace": "default"}, "spec": spec}
+    return {
+        "apiVersion": "stackery.io/v1alpha1",
+        "kind": "StackeryObjectStore",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": spec,
+    }
 
 
 def put_object(s3: Any, bucket: str, key: str, body: bytes) -> None:

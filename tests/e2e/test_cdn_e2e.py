@@ -15,12 +15,25 @@ from .test_objectstore_e2e import ROOT
 
 def test_cdn_progress_policy_coexistence_and_delete(bed: testbed.TestBed) -> None:
     watch = subprocess.Popen(
-        [str(bed.assets / "kubectl"), "--kubeconfig", str(bed.kubeconfig()), "get", "stackerycdn", "-w", "--field-selector", "metadata.name=www",
-         "-o", "custom-columns=CERT:.status.conditions[?(@.type==\"CertificateIssued\")].reason,"
-               "DIST:.status.conditions[?(@.type==\"DistributionDeployed\")].reason,"
-               "READY:.status.conditions[?(@.type==\"Ready\")].status,"
-               "MESSAGE:.status.conditions[?(@.type==\"CertificateIssued\")].message"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        [
+            str(bed.assets / "kubectl"),
+            "--kubeconfig",
+            str(bed.kubeconfig()),
+            "get",
+            "stackerycdn",
+            "-w",
+            "--field-selector",
+            "metadata.name=www",
+            "-o",
+            'custom-columns=CERT:.status.conditions[?(@.type=="CertificateIssued")].reason,'
+            'DIST:.status.conditions[?(@.type=="DistributionDeployed")].reason,'
+            'READY:.status.conditions[?(@.type=="Ready")].status,'
+            'MESSAGE:.status.conditions[?(@.type=="CertificateIssued")].message',
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         bed.kubectl("apply", "-f", str(ROOT / "examples/cdn.yaml"))
         cdn = wait_for(lambda: ready(bed, "stackerycdn", "www"), timeout=90, what="CDN Ready")
@@ -42,8 +55,9 @@ def test_cdn_progress_policy_coexistence_and_delete(bed: testbed.TestBed) -> Non
     assert all(s[2] != "True" for s in states[:ready_at]), seen  # never Ready before both hold
     assert st["certificateArn"].startswith("arn:aws:acm:us-east-1:")
     assert st["distributionDomainName"].endswith(".cloudfront.net")
-    assert st["dnsRecords"] == [{"name": d, "type": "CNAME", "value": st["distributionDomainName"]}
-                                for d in ("www.example.com", "example.com")]
+    assert st["dnsRecords"] == [
+        {"name": d, "type": "CNAME", "value": st["distributionDomainName"]} for d in ("www.example.com", "example.com")
+    ]
     events = bed.kubectl("get", "events", "--field-selector", "involvedObject.name=www", "-o", "json").stdout
     for reason in ("PendingValidation", "Issued", "Deployed"):
         assert f'"reason": "{reason}"' in events, reason
@@ -56,9 +70,17 @@ def test_cdn_progress_policy_coexistence_and_delete(bed: testbed.TestBed) -> Non
     bucket = "stackery-default-www-content"
     sids = [s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]]
     assert sids[0] == "StackeryObjectStoreDenyInsecureTransport" and sids[1].startswith("StackeryCDN")
-    first = {k: bed.get(k, n)["status"]["lastSyncTime"] for k, n in (("stackerycdn", "www"), ("stackeryobjectstore", "www-content"))}
-    wait_for(lambda: all(bed.get(k, n)["status"]["lastSyncTime"] > first[k] for k, n in
-                         (("stackerycdn", "www"), ("stackeryobjectstore", "www-content"))), timeout=60, what="a resync of both")
+    first = {
+        k: bed.get(k, n)["status"]["lastSyncTime"] for k, n in (("stackerycdn", "www"), ("stackeryobjectstore", "www-content"))
+    }
+    wait_for(
+        lambda: all(
+            bed.get(k, n)["status"]["lastSyncTime"] > first[k]
+            for k, n in (("stackerycdn", "www"), ("stackeryobjectstore", "www-content"))
+        ),
+        timeout=60,
+        what="a resync of both",
+    )
     for kind, name in (("stackerycdn", "www"), ("stackeryobjectstore", "www-content")):
         obj = bed.get(kind, name)
         assert obj["status"]["drift"] == [] and cond(obj, "Synced")["status"] == "True", (kind, obj["status"])
@@ -76,19 +98,43 @@ def test_cdn_progress_policy_coexistence_and_delete(bed: testbed.TestBed) -> Non
 
 
 def test_cdn_bad_input(bed: testbed.TestBed) -> None:
-    bad = {"apiVersion": "stackery.io/v1alpha1", "kind": "StackeryCDN", "metadata": {"name": "bad", "namespace": "default"},
-           "spec": {"objectStore": "www-content", "domains": ["Not A Domain"]}}
+    bad = {
+        "apiVersion": "stackery.io/v1alpha1",
+        "kind": "StackeryCDN",
+        "metadata": {"name": "bad", "namespace": "default"},
+        "spec": {"objectStore": "www-content", "domains": ["Not A Domain"]},
+    }
     res = bed.kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
     assert res.returncode != 0 and "domains must be lowercase DNS names" in res.stderr
-    wrong_region = {**bad, "spec": {"objectStore": "nowhere", "domains": ["a.example.com"],
-                                    "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-1111-2222-333344445555"}}
+    wrong_region = {
+        **bad,
+        "spec": {
+            "objectStore": "nowhere",
+            "domains": ["a.example.com"],
+            "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-1111-2222-333344445555",
+        },
+    }
     bed.kubectl("apply", "-f", "-", input=json.dumps(wrong_region))
     obj = wait_for(lambda: (o := bed.get("stackerycdn", "bad")).get("status", {}).get("conditions") and o, what="conditions")
     assert cond(obj, "Ready")["reason"] == "WaitingForReference"  # the ObjectStore does not exist yet
-    bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "stackery.io/v1alpha1", "kind": "StackeryObjectStore",
-                                                      "metadata": {"name": "nowhere", "namespace": "default"}, "spec": {}}))
-    obj = wait_for(lambda: (o := bed.get("stackerycdn", "bad")) and cond(o, "Stalled")["status"] == "True" and o,
-                   timeout=60, what="Stalled on the certificate region")
+    bed.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": "stackery.io/v1alpha1",
+                "kind": "StackeryObjectStore",
+                "metadata": {"name": "nowhere", "namespace": "default"},
+                "spec": {},
+            }
+        ),
+    )
+    obj = wait_for(
+        lambda: (o := bed.get("stackerycdn", "bad")) and cond(o, "Stalled")["status"] == "True" and o,
+        timeout=60,
+        what="Stalled on the certificate region",
+    )
     assert "us-east-1" in cond(obj, "Stalled")["message"]
     assert aws(bed, "cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
     bed.kubectl("delete", "stackerycdn", "bad", "--timeout=60s")

@@ -22,10 +22,18 @@ def test_helm_lint_clean() -> None:
     assert "0 chart(s) failed" in res.stdout and "[WARNING]" not in res.stdout
 
 
-@pytest.mark.parametrize("values", [
-    [],
-    ["--set", "operator.watchNamespaces={team-a,team-b}", "--set", "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/x"],
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [
+            "--set",
+            "operator.watchNamespaces={team-a,team-b}",
+            "--set",
+            "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/x",
+        ],
+    ],
+)
 def test_rendered_chart_accepted_by_apiserver(bed: testbed.TestBed, values: list[str]) -> None:
     for ns in ("team-a", "team-b"):
         bed.kubectl("create", "namespace", ns, check=False)
@@ -35,8 +43,15 @@ def test_rendered_chart_accepted_by_apiserver(bed: testbed.TestBed, values: list
 
 
 def test_monitoring_toggles_render() -> None:
-    out = helm("template", "x", str(CHART), "--set", "metrics.serviceMonitor.enabled=true",
-               "--set", "metrics.prometheusRule.enabled=true").stdout
+    out = helm(
+        "template",
+        "x",
+        str(CHART),
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "metrics.prometheusRule.enabled=true",
+    ).stdout
     assert "kind: ServiceMonitor" in out and "kind: PrometheusRule" in out and "StackeryResourceDrifted" in out
     assert "kind: PrometheusRule" not in helm("template", "x", str(CHART)).stdout
 
@@ -53,18 +68,21 @@ def test_plain_manifests_match_chart_and_apply(bed: testbed.TestBed) -> None:
     assert "customresourcedefinition.apiextensions.k8s.io/stackeryobjectstores.stackery.io" in res.stdout
 
 
-@pytest.mark.parametrize(("verb", "resource", "allowed"), [
-    ("get", "secrets", "yes"),
-    ("list", "secrets", "no"),
-    ("watch", "stackeryobjectstores.stackery.io", "yes"),
-    ("patch", "stackeryobjectstores.stackery.io/status", "yes"),
-    ("delete", "stackeryobjectstores.stackery.io", "no"),
-    ("create", "stackeryconfigstores.stackery.io", "no"),
-    ("create", "events", "yes"),
-    ("delete", "configmaps", "yes"),
-    ("list", "pods", "no"),
-    ("create", "customresourcedefinitions.apiextensions.k8s.io", "no"),
-])
+@pytest.mark.parametrize(
+    ("verb", "resource", "allowed"),
+    [
+        ("get", "secrets", "yes"),
+        ("list", "secrets", "no"),
+        ("watch", "stackeryobjectstores.stackery.io", "yes"),
+        ("patch", "stackeryobjectstores.stackery.io/status", "yes"),
+        ("delete", "stackeryobjectstores.stackery.io", "no"),
+        ("create", "stackeryconfigstores.stackery.io", "no"),
+        ("create", "events", "yes"),
+        ("delete", "configmaps", "yes"),
+        ("list", "pods", "no"),
+        ("create", "customresourcedefinitions.apiextensions.k8s.io", "no"),
+    ],
+)
 def test_operator_identity_is_least_privilege(bed: testbed.TestBed, verb: str, resource: str, allowed: str) -> None:
     res = bed.kubectl("auth", "can-i", verb, resource, "-n", "default", who="operator", check=False)
     assert res.stdout.strip() == allowed
@@ -77,17 +95,43 @@ def test_namespaced_install_works_with_roles_only(bed: testbed.TestBed) -> None:
     from .conftest import ready, wait_for
 
     bed.kubectl("create", "namespace", "team-ns", check=False)
-    rbac = helm("template", "nsop", str(CHART), "--namespace", testbed.OPERATOR_NS, "--show-only", "templates/rbac.yaml",
-                "--set", "operator.watchNamespaces={team-ns}", "--set", f"serviceAccount.name={testbed.OPERATOR_SA}-ns").stdout
+    rbac = helm(
+        "template",
+        "nsop",
+        str(CHART),
+        "--namespace",
+        testbed.OPERATOR_NS,
+        "--show-only",
+        "templates/rbac.yaml",
+        "--set",
+        "operator.watchNamespaces={team-ns}",
+        "--set",
+        f"serviceAccount.name={testbed.OPERATOR_SA}-ns",
+    ).stdout
     assert "kind: ClusterRole" not in rbac
     bed.kubectl("apply", "-f", "-", input=rbac)
-    assert bed.kubectl("auth", "can-i", "list", "stackeryobjectstores.stackery.io", "-A", who="operator-ns", check=False).stdout.strip() == "no"
+    assert (
+        bed.kubectl(
+            "auth", "can-i", "list", "stackeryobjectstores.stackery.io", "-A", who="operator-ns", check=False
+        ).stdout.strip()
+        == "no"
+    )
     bed.stop_operator()  # one operator per object: the cluster-wide one steps aside for this test
     try:
         bed.start_operator(who="operator-ns", STACKERY_NAMESPACES="team-ns")
-        bed.kubectl("apply", "-f", "-", input=json.dumps({
-            "apiVersion": "stackery.io/v1alpha1", "kind": "StackeryObjectStore",
-            "metadata": {"name": "scoped", "namespace": "team-ns"}, "spec": {}}))
+        bed.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps(
+                {
+                    "apiVersion": "stackery.io/v1alpha1",
+                    "kind": "StackeryObjectStore",
+                    "metadata": {"name": "scoped", "namespace": "team-ns"},
+                    "spec": {},
+                }
+            ),
+        )
         obj = wait_for(lambda: ready(bed, "stackeryobjectstore", "scoped", "team-ns"), timeout=60, what="scoped Ready")
         assert obj["status"]["externalName"] == "stackery-team-ns-scoped"
         bed.kubectl("delete", "stackeryobjectstore", "scoped", "-n", "team-ns", "--timeout=60s")

@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_exits_by_itself_when_everything_is_ready() -> None:
     env = {**os.environ, "DEMO_EXIT": "1", "DEMO_TIMEOUT": "120"}
-    res = subprocess.run([sys.executable, str(ROOT / "hack/demo.py")], env=env, capture_output=True, text=True,
-                         timeout=300, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "hack/demo.py")], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "Every example is Ready." in res.stdout
     for name in ("StackeryObjectStore/uploads", "StackeryObjectStore/site", "StackeryConfigStore/app-config"):

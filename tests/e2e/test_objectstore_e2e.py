@@ -37,8 +37,9 @@ def test_spec_edit_updates_aws_and_generation(bed: testbed.TestBed) -> None:
     apply(bed, object_store("edit-me", tags={"team": "web"}))
     obj = wait_for(lambda: ready(bed, "stackeryobjectstore", "edit-me"), what="edit-me Ready")
     gen = obj["metadata"]["generation"]
-    bed.kubectl("patch", "stackeryobjectstore", "edit-me", "--type=merge",
-                "-p", '{"spec": {"versioning": true, "tags": {"team": "api"}}}')
+    bed.kubectl(
+        "patch", "stackeryobjectstore", "edit-me", "--type=merge", "-p", '{"spec": {"versioning": true, "tags": {"team": "api"}}}'
+    )
     obj = wait_for(lambda: ready(bed, "stackeryobjectstore", "edit-me"), what="edit applied")
     assert obj["status"]["observedGeneration"] == gen + 1
     s3 = aws(bed, "s3")
@@ -73,8 +74,11 @@ def test_drift_reported_then_corrected_with_metrics(bed: testbed.TestBed) -> Non
 
     # with Correct, later drift is put back by the periodic check on its own
     s3.put_bucket_versioning(Bucket="stackery-default-drifty", VersioningConfiguration={"Status": "Suspended"})
-    wait_for(lambda: s3.get_bucket_versioning(Bucket="stackery-default-drifty")["Status"] == "Enabled",
-             timeout=60, what="drift corrected by resync")
+    wait_for(
+        lambda: s3.get_bucket_versioning(Bucket="stackery-default-drifty")["Status"] == "Enabled",
+        timeout=60,
+        what="drift corrected by resync",
+    )
     assert (metric(bed, "stackery_drift_detected_total", kind="StackeryObjectStore") or 0) >= 1
 
 
@@ -91,6 +95,7 @@ def test_drift_reported_then_corrected_with_metrics(bed: testbed.TestBed) -> Non
 def test_invalid_manifests_rejected_at_admission(bed: testbed.TestBed, manifest: dict[str, object], message: str) -> None:
     before = {b["Name"] for b in aws(bed, "s3").list_buckets()["Buckets"]}
     import json
+
     res = bed.kubectl("apply", "--validate=strict", "-f", "-", input=json.dumps(manifest), check=False)
     assert res.returncode != 0
     assert message in res.stderr, res.stderr
@@ -101,8 +106,15 @@ def test_invalid_manifests_rejected_at_admission(bed: testbed.TestBed, manifest:
 def test_immutable_bucket_name(bed: testbed.TestBed) -> None:
     apply(bed, object_store("named", bucketName="stackery-e2e-named-bucket"))
     wait_for(lambda: ready(bed, "stackeryobjectstore", "named"), what="named Ready")
-    res = bed.kubectl("patch", "stackeryobjectstore", "named", "--type=merge",
-                      "-p", '{"spec": {"bucketName": "stackery-e2e-renamed"}}', check=False)
+    res = bed.kubectl(
+        "patch",
+        "stackeryobjectstore",
+        "named",
+        "--type=merge",
+        "-p",
+        '{"spec": {"bucketName": "stackery-e2e-renamed"}}',
+        check=False,
+    )
     assert res.returncode != 0 and "bucketName is immutable" in res.stderr
     assert "stackery-e2e-renamed" not in {b["Name"] for b in aws(bed, "s3").list_buckets()["Buckets"]}
 
@@ -121,15 +133,18 @@ def test_delete_policies(bed: testbed.TestBed) -> None:
     assert "stackery-default-gone" not in names and "stackery-default-kept" in names
 
     bed.kubectl("delete", "stackeryobjectstore", "full", "--wait=false")
-    obj = wait_for(lambda: (o := bed.get("stackeryobjectstore", "full")) and
-                   cond(o, "Stalled").get("reason") == "BucketNotEmpty" and o, what="BucketNotEmpty")
+    obj = wait_for(
+        lambda: (o := bed.get("stackeryobjectstore", "full")) and cond(o, "Stalled").get("reason") == "BucketNotEmpty" and o,
+        what="BucketNotEmpty",
+    )
     assert "forceDelete" in cond(obj, "Stalled")["message"]
     assert obj["metadata"]["finalizers"] == ["stackery.io/finalizer"]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="stackery-default-full")["Contents"]] == ["precious.txt"]
     # the user clearly asks for the data to go: then it goes
     bed.kubectl("patch", "stackeryobjectstore", "full", "--type=merge", "-p", '{"spec": {"forceDelete": true}}')
-    wait_for(lambda: bed.kubectl("get", "stackeryobjectstore", "full", check=False).returncode != 0,
-             timeout=60, what="full deleted")
+    wait_for(
+        lambda: bed.kubectl("get", "stackeryobjectstore", "full", check=False).returncode != 0, timeout=60, what="full deleted"
+    )
     assert "stackery-default-full" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
 
 
@@ -137,8 +152,14 @@ def test_ownership_conflict_between_objects(bed: testbed.TestBed) -> None:
     apply(bed, object_store("first", bucketName="stackery-e2e-shared"))
     wait_for(lambda: ready(bed, "stackeryobjectstore", "first"), what="first Ready")
     apply(bed, object_store("second", bucketName="stackery-e2e-shared", versioning=True))
-    obj = wait_for(lambda: (o := bed.get("stackeryobjectstore", "second")).get("status", {}).get("conditions") and
-                   cond(o, "Stalled")["status"] == "True" and o, what="second Stalled")
+    obj = wait_for(
+        lambda: (
+            (o := bed.get("stackeryobjectstore", "second")).get("status", {}).get("conditions")
+            and cond(o, "Stalled")["status"] == "True"
+            and o
+        ),
+        what="second Stalled",
+    )
     assert cond(obj, "Stalled")["reason"] == "OwnershipConflict"
     assert "default/StackeryObjectStore/first" in cond(obj, "Stalled")["message"]
     assert aws(bed, "s3").get_bucket_versioning(Bucket="stackery-e2e-shared").get("Status") is None
@@ -154,8 +175,10 @@ def test_operator_killed_mid_create_leaves_no_duplicates(bed: testbed.TestBed) -
     items = [object_store(f"crash-{i:02d}", versioning=True) for i in range(15)]
     bed.kubectl("apply", "-f", "-", input=_json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
     s3 = aws(bed, "s3")
-    wait_for(lambda: any(b["Name"].startswith("stackery-default-crash-") for b in s3.list_buckets()["Buckets"]),
-             what="creation under way")
+    wait_for(
+        lambda: any(b["Name"].startswith("stackery-default-crash-") for b in s3.list_buckets()["Buckets"]),
+        what="creation under way",
+    )
     proc = next(p for name, p in bed.procs.procs if name == "operator")
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
@@ -177,8 +200,11 @@ def test_observe_only_reads_reports_and_never_writes_or_deletes(bed: testbed.Tes
     obs_only = object_store("legacy", managementPolicy="ObserveOnly", versioning=False)
     obs_only["metadata"]["annotations"] = {"stackery.io/external-name": "legacy-team-bucket"}
     apply(bed, obs_only)
-    obj = wait_for(lambda: (o := bed.get("stackeryobjectstore", "legacy")).get("status", {}).get("drift") and o,
-                   timeout=60, what="drift reported")
+    obj = wait_for(
+        lambda: (o := bed.get("stackeryobjectstore", "legacy")).get("status", {}).get("drift") and o,
+        timeout=60,
+        what="drift reported",
+    )
     fields = {d["field"] for d in obj["status"]["drift"]}
     assert {"versioning", "encryption", "publicAccessBlock", "tags"} <= fields
     assert cond(obj, "Ready")["status"] == "True" and cond(obj, "Synced")["reason"] == "DriftDetected"

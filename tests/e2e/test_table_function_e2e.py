@@ -10,12 +10,17 @@ import testbed
 from .conftest import aws, cond, ready, wait_for
 from .test_objectstore_e2e import ROOT
 
-ZIP = next(line.split(":", 1)[1].strip() for line in (ROOT / "examples/table-function.yaml").read_text().splitlines()
-           if line.strip().startswith("zipBase64:"))
+ZIP = next(
+    line.split(":", 1)[1].strip()
+    for line in (ROOT / "examples/table-function.yaml").read_text().splitlines()
+    if line.strip().startswith("zipBase64:")
+)
 
 
 def node(kind: str, name: str, **spec: Any) -> str:
-    return json.dumps({"apiVersion": "stackery.io/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": "default"}, "spec": spec})
+    return json.dumps(
+        {"apiVersion": "stackery.io/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": "default"}, "spec": spec}
+    )
 
 
 def role_policy(bed: testbed.TestBed, role: str) -> dict[str, Any]:
@@ -24,10 +29,17 @@ def role_policy(bed: testbed.TestBed, role: str) -> dict[str, Any]:
 
 
 def test_function_waits_for_its_table_then_is_wired(bed: testbed.TestBed) -> None:
-    fn = node("StackeryFunction", "late-fn", code={"zipBase64": ZIP},
-              connections=[{"kind": "StackeryTable", "name": "late-table"}], triggers=[{"table": "late-table"}])
+    fn = node(
+        "StackeryFunction",
+        "late-fn",
+        code={"zipBase64": ZIP},
+        connections=[{"kind": "StackeryTable", "name": "late-table"}],
+        triggers=[{"table": "late-table"}],
+    )
     bed.kubectl("apply", "-f", "-", input=fn)
-    obj = wait_for(lambda: (o := bed.get("stackeryfunction", "late-fn")).get("status", {}).get("conditions") and o, what="conditions")
+    obj = wait_for(
+        lambda: (o := bed.get("stackeryfunction", "late-fn")).get("status", {}).get("conditions") and o, what="conditions"
+    )
     assert cond(obj, "Ready")["reason"] == "WaitingForReference"
     assert "StackeryTable late-table (not found)" in cond(obj, "Ready")["message"]
     assert cond(obj, "Stalled")["status"] == "False" and cond(obj, "Reconciling")["status"] == "True"
@@ -47,11 +59,18 @@ def test_function_waits_for_its_table_then_is_wired(bed: testbed.TestBed) -> Non
 
     # changing connections updates env, policy and mappings
     bed.kubectl("apply", "-f", "-", input=node("StackeryConfigStore", "late-cfg", parameters={"A": {"value": "1"}}))
-    bed.kubectl("patch", "stackeryfunction", "late-fn", "--type=merge", "-p", json.dumps(
-        {"spec": {"connections": [{"kind": "StackeryConfigStore", "name": "late-cfg"}], "triggers": []}}))
+    bed.kubectl(
+        "patch",
+        "stackeryfunction",
+        "late-fn",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"connections": [{"kind": "StackeryConfigStore", "name": "late-cfg"}], "triggers": []}}),
+    )
     wait_for(lambda: ready(bed, "stackeryfunction", "late-fn"), what="function re-wired")
     assert lam.get_function(FunctionName="stackery-default-late-fn")["Configuration"]["Environment"]["Variables"] == {
-        "CONFIG_PATH": "/default/late-cfg/"}
+        "CONFIG_PATH": "/default/late-cfg/"
+    }
     assert [s["Sid"] for s in role_policy(bed, "stackery-fn-default-late-fn")["Statement"]] == ["Logs", "Connection1ConfigStore"]
     assert lam.list_event_source_mappings(FunctionName="stackery-default-late-fn")["EventSourceMappings"] == []
 
@@ -76,24 +95,45 @@ def test_example_table_and_function(bed: testbed.TestBed) -> None:
 def test_table_key_change_rejected_by_apiserver(bed: testbed.TestBed) -> None:
     bed.kubectl("apply", "-f", "-", input=node("StackeryTable", "keyed"))
     wait_for(lambda: ready(bed, "stackerytable", "keyed"), what="keyed Ready")
-    res = bed.kubectl("patch", "stackerytable", "keyed", "--type=merge", "-p", '{"spec": {"hashKey": {"name": "pk"}}}', check=False)
+    res = bed.kubectl(
+        "patch", "stackerytable", "keyed", "--type=merge", "-p", '{"spec": {"hashKey": {"name": "pk"}}}', check=False
+    )
     assert res.returncode != 0 and "hashKey cannot change" in res.stderr and "Create a new StackeryTable" in res.stderr
-    res = bed.kubectl("patch", "stackerytable", "keyed", "--type=merge", "-p", '{"spec": {"rangeKey": {"name": "sk"}}}', check=False)
+    res = bed.kubectl(
+        "patch", "stackerytable", "keyed", "--type=merge", "-p", '{"spec": {"rangeKey": {"name": "sk"}}}', check=False
+    )
     assert res.returncode != 0 and "rangeKey cannot be added" in res.stderr
-    res = bed.kubectl("apply", "-f", "-", input=node("StackeryTable", "odd", autoscaling={"read": {"min": 1, "max": 2}, "write": {"min": 1, "max": 2}}), check=False)
+    res = bed.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=node("StackeryTable", "odd", autoscaling={"read": {"min": 1, "max": 2}, "write": {"min": 1, "max": 2}}),
+        check=False,
+    )
     assert res.returncode != 0 and "autoscaling needs billingMode PROVISIONED" in res.stderr
 
 
 def test_autoscaling_drift_reported_then_corrected_and_backup_on_delete(bed: testbed.TestBed) -> None:
-    spec = {"billingMode": "PROVISIONED", "autoscaling": {"read": {"min": 2, "max": 10}, "write": {"min": 2, "max": 10}},
-            "driftPolicy": "Report"}
+    spec = {
+        "billingMode": "PROVISIONED",
+        "autoscaling": {"read": {"min": 2, "max": 10}, "write": {"min": 2, "max": 10}},
+        "driftPolicy": "Report",
+    }
     bed.kubectl("apply", "-f", "-", input=node("StackeryTable", "scaled", **spec))
     wait_for(lambda: ready(bed, "stackerytable", "scaled"), what="scaled Ready")
     aas = aws(bed, "application-autoscaling")
-    aas.register_scalable_target(ServiceNamespace="dynamodb", ResourceId="table/stackery-default-scaled",
-                                 ScalableDimension="dynamodb:table:ReadCapacityUnits", MinCapacity=2, MaxCapacity=500)
-    drift = wait_for(lambda: [d for d in bed.get("stackerytable", "scaled")["status"]["drift"] if d["field"] == "autoscaling"],
-                     timeout=60, what="autoscaling drift")
+    aas.register_scalable_target(
+        ServiceNamespace="dynamodb",
+        ResourceId="table/stackery-default-scaled",
+        ScalableDimension="dynamodb:table:ReadCapacityUnits",
+        MinCapacity=2,
+        MaxCapacity=500,
+    )
+    drift = wait_for(
+        lambda: [d for d in bed.get("stackerytable", "scaled")["status"]["drift"] if d["field"] == "autoscaling"],
+        timeout=60,
+        what="autoscaling drift",
+    )
     assert "500" in drift[0]["actual"] and "500" not in drift[0]["desired"]
     bed.kubectl("patch", "stackerytable", "scaled", "--type=merge", "-p", '{"spec": {"driftPolicy": "Correct"}}')
 
@@ -109,10 +149,12 @@ def test_autoscaling_drift_reported_then_corrected_and_backup_on_delete(bed: tes
     events = bed.kubectl("get", "events", "--field-selector", "involvedObject.name=scaled", "-o", "json").stdout
     assert "BackupTaken" in events and backups[0]["BackupArn"] in events
     assert "stackery-default-scaled" not in ddb.list_tables()["TableNames"]
-    assert aas.describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=["table/stackery-default-scaled"])["ScalableTargets"] == []
-
-
-
+    assert (
+        aas.describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=["table/stackery-default-scaled"])[
+            "ScalableTargets"
+        ]
+        == []
+    )
 
 
 def test_function_code_from_an_object_store(bed: testbed.TestBed) -> None:
@@ -123,9 +165,17 @@ def test_function_code_from_an_object_store(bed: testbed.TestBed) -> None:
     bed.kubectl("apply", "-f", "-", input=node("StackeryObjectStore", "code-bucket", versioning=True))
     store = wait_for(lambda: ready(bed, "stackeryobjectstore", "code-bucket"), what="code bucket Ready")
     put_object(aws(bed, "s3"), store["status"]["externalName"], "v1/fn.zip", base64.b64decode(ZIP))
-    bed.kubectl("apply", "-f", "-", input=node("StackeryFunction", "from-bucket",
-                                               code={"objectStore": {"name": "code-bucket", "key": "v1/fn.zip"}},
-                                               connections=[{"kind": "StackeryObjectStore", "name": "code-bucket"}]))
+    bed.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=node(
+            "StackeryFunction",
+            "from-bucket",
+            code={"objectStore": {"name": "code-bucket", "key": "v1/fn.zip"}},
+            connections=[{"kind": "StackeryObjectStore", "name": "code-bucket"}],
+        ),
+    )
     wait_for(lambda: ready(bed, "stackeryfunction", "from-bucket"), timeout=60, what="function from bucket Ready")
     lam = aws(bed, "lambda")
     f = lam.get_function(FunctionName="stackery-default-from-bucket")
@@ -133,8 +183,16 @@ def test_function_code_from_an_object_store(bed: testbed.TestBed) -> None:
     first = f["Tags"]["stackery.io/code-hash"]
     # new code under a new key is deployed (UpdateFunctionCode), the hash tag follows
     put_object(aws(bed, "s3"), store["status"]["externalName"], "v2/fn.zip", base64.b64decode(ZIP))
-    bed.kubectl("patch", "stackeryfunction", "from-bucket", "--type=merge",
-                "-p", '{"spec": {"code": {"objectStore": {"name": "code-bucket", "key": "v2/fn.zip"}}}}')
-    wait_for(lambda: lam.get_function(FunctionName="stackery-default-from-bucket")["Tags"]["stackery.io/code-hash"] != first,
-             what="new code deployed")
+    bed.kubectl(
+        "patch",
+        "stackeryfunction",
+        "from-bucket",
+        "--type=merge",
+        "-p",
+        '{"spec": {"code": {"objectStore": {"name": "code-bucket", "key": "v2/fn.zip"}}}}',
+    )
+    wait_for(
+        lambda: lam.get_function(FunctionName="stackery-default-from-bucket")["Tags"]["stackery.io/code-hash"] != first,
+        what="new code deployed",
+    )
     wait_for(lambda: ready(bed, "stackeryfunction", "from-bucket"), what="in sync after code change")

@@ -57,20 +57,25 @@ class FakeAdapter:
         if tags != req.tags():
             diffs.append(Diff("tags", "spec", "actual"))
         uid = tags.get("stackery.io/uid")
-        return Observation(exists=True, owner_uid=uid, owner=tags.get("stackery.io/name"), diffs=tuple(diffs),
-                           identifiers={"externalName": req.external_name, "arn": f"arn:fake:{req.external_name}"},
-                           outputs={"WIDGET_NAME": req.external_name})
+        return Observation(
+            exists=True,
+            owner_uid=uid,
+            owner=tags.get("stackery.io/name"),
+            diffs=tuple(diffs),
+            identifiers={"externalName": req.external_name, "arn": f"arn:fake:{req.external_name}"},
+            outputs={"WIDGET_NAME": req.external_name},
+        )
 
-    def create(self, req: Request[WidgetSpec]) -> None:
+    def create(self, req: Request[WidgetSpec], obs: Observation[Any] | None = None) -> None:
         self._maybe_fail("create")
         self.cloud[req.external_name] = {"tags": req.tags(), "size": 1, "color": "blue"}
 
-    def update(self, req: Request[WidgetSpec], obs: Observation) -> None:
+    def update(self, req: Request[WidgetSpec], obs: Observation[Any]) -> None:
         self._maybe_fail("update")
         res = self.cloud[req.external_name]
         res.update(size=req.spec.size, color=req.spec.color, tags=req.tags())
 
-    def delete(self, req: Request[WidgetSpec], obs: Observation) -> DeleteResult:
+    def delete(self, req: Request[WidgetSpec], obs: Observation[Any]) -> DeleteResult:
         self._maybe_fail("delete")
         if self.delete_result.done:
             del self.cloud[req.external_name]
@@ -120,9 +125,20 @@ REF = ObjectRef(kind="Widget", namespace="ns", name="w", uid="uid-1")
 
 def test_settings() -> Settings:
     """Explicit settings for unit tests (independent of the environment)."""
-    return Settings(region="us-east-1", resync_seconds=300, resync_jitter=0.1, tick_seconds=10, wait_seconds=10,
-                    blocked_seconds=60, default_deletion_policy="Delete", backoff_base_seconds=2,
-                    backoff_max_seconds=300, metrics_port=0, namespaces=(), workers=2)
+    return Settings(
+        region="us-east-1",
+        resync_seconds=300,
+        resync_jitter=0.1,
+        tick_seconds=10,
+        wait_seconds=10,
+        blocked_seconds=60,
+        default_deletion_policy="Delete",
+        backoff_base_seconds=2,
+        backoff_max_seconds=300,
+        metrics_port=0,
+        namespaces=(),
+        workers=2,
+    )
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined]  (not a pytest test)
@@ -134,13 +150,16 @@ def classify(exc: BaseException) -> StackeryError:
     return real(exc)
 
 
-def make(adapter: FakeAdapter | None = None, cluster: FakeCluster | None = None) -> tuple[Reconciler[WidgetSpec], FakeAdapter, FakeCluster, Clock]:
+def make(
+    adapter: FakeAdapter | None = None, cluster: FakeCluster | None = None
+) -> tuple[Reconciler[WidgetSpec], FakeAdapter, FakeCluster, Clock]:
     adapter = adapter or FakeAdapter()
     cluster = cluster or FakeCluster()
     clock = Clock()
     settings = test_settings()
-    rec = Reconciler(kind="Widget", spec_model=WidgetSpec, adapter=adapter, cluster=cluster, settings=settings,
-                     classify=classify, clock=clock)
+    rec = Reconciler(
+        kind="Widget", spec_model=WidgetSpec, adapter=adapter, cluster=cluster, settings=settings, classify=classify, clock=clock
+    )
     return rec, adapter, cluster, clock
 
 
@@ -155,8 +174,14 @@ class Obj:
     ref: ObjectRef = REF
 
     def managed(self) -> Managed:
-        return Managed(ref=self.ref, generation=self.generation, spec=self.spec, status=self.status,
-                       annotations=self.annotations, created="2026-01-01T00:00:00Z")
+        return Managed(
+            ref=self.ref,
+            generation=self.generation,
+            spec=self.spec,
+            status=self.status,
+            annotations=self.annotations,
+            created="2026-01-01T00:00:00Z",
+        )
 
     def edit(self, **spec: Any) -> None:
         self.spec.update(spec)

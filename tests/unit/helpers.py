@@ -11,9 +11,18 @@ from controller.core.adapter import ObjectRef, Request
 READ_PREFIXES = ("Get", "List", "Head", "Describe")
 
 
-def request(spec_model: Any, spec: dict[str, Any], *, name: str = "data", uid: str = "uid-1",
-            external: str | None = None, adapter: Any = None, inputs: dict[str, str] | None = None,
-            adopt: bool = False, kind: str = "StackeryObjectStore") -> Request[Any]:
+def request(
+    spec_model: Any,
+    spec: dict[str, Any],
+    *,
+    name: str = "data",
+    uid: str = "uid-1",
+    external: str | None = None,
+    adapter: Any = None,
+    inputs: dict[str, str] | None = None,
+    adopt: bool = False,
+    kind: str = "StackeryObjectStore",
+) -> Request[Any]:
     ref = ObjectRef(kind=kind, namespace="team-a", name=name, uid=uid)
     parsed = spec_model.model_validate(spec)
     ext = external or adapter.external_name(ref, parsed)

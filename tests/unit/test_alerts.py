@@ -15,15 +15,20 @@ RULES = ROOT / "charts/stackery-operator/files/alerts.rules.yaml"
 
 
 def test_promtool_rule_tests_pass() -> None:
-    res = subprocess.run(["bash", str(ROOT / "hack/promtool.sh"), "test", "rules", "tests/alerts/alerts_test.yaml"],
-                         cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(
+        ["bash", str(ROOT / "hack/promtool.sh"), "test", "rules", "tests/alerts/alerts_test.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "SUCCESS" in res.stdout
 
 
 def test_promtool_check_rules() -> None:
-    res = subprocess.run(["bash", str(ROOT / "hack/promtool.sh"), "check", "rules", str(RULES)],
-                         cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(
+        ["bash", str(ROOT / "hack/promtool.sh"), "check", "rules", str(RULES)], cwd=ROOT, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 

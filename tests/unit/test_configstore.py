@@ -47,8 +47,7 @@ def test_default_path_and_types(aws: None) -> None:
     assert r.external_name == "/team-a/app/"
     assert A.references(r.spec) == [SecretKey("db", "password")]
     ensure(r)
-    assert params() == {"/team-a/app/LOG_LEVEL": ("info", "String"),
-                        "/team-a/app/db/password": (SECRET, "SecureString")}
+    assert params() == {"/team-a/app/LOG_LEVEL": ("info", "String"), "/team-a/app/db/password": (SECRET, "SecureString")}
     tags = ssm().list_tags_for_resource(ResourceType="Parameter", ResourceId="/team-a/app/LOG_LEVEL")["TagList"]
     assert {"Key": "stackery.io/uid", "Value": "uid-1"} in tags
     obs = A.observe(r)
@@ -106,8 +105,9 @@ def test_unowned_parameters_are_left_alone_and_conflicts_refused(aws: None) -> N
 def test_in_sync_resync_makes_zero_mutating_calls(aws: None) -> None:
     settings = test_settings()
     cluster = FakeCluster(secrets={("team-a", "db", "password"): SECRET})
-    rec = Reconciler(kind="StackeryConfigStore", spec_model=ConfigStoreSpec, adapter=A, cluster=cluster,
-                     settings=settings, classify=classify)
+    rec = Reconciler(
+        kind="StackeryConfigStore", spec_model=ConfigStoreSpec, adapter=A, cluster=cluster, settings=settings, classify=classify
+    )
     obj = Obj(spec=dict(SPEC), ref=ObjectRef("StackeryConfigStore", "team-a", "app", "uid-1"))
     obj.status.update(rec.reconcile(obj.managed()).status)
     assert obj.cond("Ready")["status"] == "True"
@@ -119,12 +119,15 @@ def test_in_sync_resync_makes_zero_mutating_calls(aws: None) -> None:
     assert calls == {"GetParametersByPath": 1, "ListTagsForResource": 2}  # the documented read budget
 
 
-@pytest.mark.parametrize("bad", [
-    {"parameters": {"A": {}}},
-    {"parameters": {"A": {"value": "x", "secretKeyRef": {"name": "s", "key": "k"}}}},
-    {"path": "no-leading-slash/"},
-    {"parameters": {"A": {"value": "x", "extra": 1}}},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"parameters": {"A": {}}},
+        {"parameters": {"A": {"value": "x", "secretKeyRef": {"name": "s", "key": "k"}}}},
+        {"path": "no-leading-slash/"},
+        {"parameters": {"A": {"value": "x", "extra": 1}}},
+    ],
+)
 def test_invalid_specs_rejected_by_model(bad: dict[str, Any]) -> None:
     # the apiserver rejects these first (CEL/OpenAPI, see e2e); the model is the second line
     with pytest.raises(ValueError):

@@ -31,7 +31,9 @@ def test_structural(name: str) -> None:
     for path, node in walk(schema):
         assert not {"$ref", "$defs", "anyOf", "title", "propertyNames"} & set(node), path
         if node.get("type") == "object" and path != ".properties.metadata":
-            assert "properties" in node or "additionalProperties" in node or node.get("x-kubernetes-preserve-unknown-fields"), path
+            assert "properties" in node or "additionalProperties" in node or node.get("x-kubernetes-preserve-unknown-fields"), (
+                path
+            )
 
 
 @pytest.mark.parametrize("name", sorted(CRDS))

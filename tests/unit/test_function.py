@@ -18,6 +18,7 @@ from controller.api.function import FunctionSpec
 from controller.api.table import TableSpec
 from controller.core.adapter import NodeRef, ObjectRef, Request
 from controller.errors import InvalidSpecError
+from controller.registry import WIRING
 
 from .helpers import api_calls, converge, delta, writes
 
@@ -46,7 +47,9 @@ def req(spec: dict[str, Any], nodes: dict[tuple[str, str], dict[str, Any]], **kw
     spec = {"code": {"zipBase64": zip_b64()}, **spec}
     parsed = FunctionSpec.model_validate(spec)
     ref = ObjectRef("StackeryFunction", "team-a", kw.pop("name", "worker"), kw.pop("uid", "uid-fn"))
-    return Request(ref=ref, spec=parsed, region="us-east-1", external_name=A.external_name(ref, parsed), nodes=nodes, **kw)
+    return Request(
+        ref=ref, spec=parsed, region="us-east-1", external_name=A.external_name(ref, parsed), nodes=nodes, wiring=WIRING, **kw
+    )
 
 
 def ensure(r: Any) -> Any:
@@ -67,50 +70,101 @@ def role_policy(role: str) -> dict[str, Any]:
 
 
 def test_env_suffixes_are_deterministic() -> None:
-    spec = FunctionSpec.model_validate({"code": {"imageUri": "x"}, "environment": {"TABLE_NAME": "mine"},
-                                        "connections": [{"kind": "StackeryTable", "name": "a"}, {"kind": "StackeryTable", "name": "b"},
-                                                        {"kind": "StackeryConfigStore", "name": "c"}]})
-    nodes = {("StackeryTable", "a"): {"externalName": "ta", "arn": "arn:a"}, ("StackeryTable", "b"): {"externalName": "tb", "arn": "arn:b"},
-             ("StackeryConfigStore", "c"): {"path": "/ns/c/"}}
-    assert environment(spec, nodes) == {"TABLE_NAME": "mine", "TABLE_NAME_2": "ta", "TABLE_ARN": "arn:a",
-                                        "TABLE_NAME_3": "tb", "TABLE_ARN_2": "arn:b", "CONFIG_PATH": "/ns/c/"}
+    spec = FunctionSpec.model_validate(
+        {
+            "code": {"imageUri": "x"},
+            "environment": {"TABLE_NAME": "mine"},
+            "connections": [
+                {"kind": "StackeryTable", "name": "a"},
+                {"kind": "StackeryTable", "name": "b"},
+                {"kind": "StackeryConfigStore", "name": "c"},
+            ],
+        }
+    )
+    nodes = {
+        ("StackeryTable", "a"): {"externalName": "ta", "arn": "arn:a"},
+        ("StackeryTable", "b"): {"externalName": "tb", "arn": "arn:b"},
+        ("StackeryConfigStore", "c"): {"path": "/ns/c/"},
+    }
+    assert environment(spec, nodes, WIRING) == {
+        "TABLE_NAME": "mine",
+        "TABLE_NAME_2": "ta",
+        "TABLE_ARN": "arn:a",
+        "TABLE_NAME_3": "tb",
+        "TABLE_ARN_2": "arn:b",
+        "CONFIG_PATH": "/ns/c/",
+    }
 
 
 def test_references_cover_connections_triggers_and_code() -> None:
-    spec = FunctionSpec.model_validate({"code": {"objectStore": {"name": "code", "key": "f.zip"}},
-                                        "connections": [{"kind": "StackeryTable", "name": "orders"}], "triggers": [{"table": "orders"}]})
+    spec = FunctionSpec.model_validate(
+        {
+            "code": {"objectStore": {"name": "code", "key": "f.zip"}},
+            "connections": [{"kind": "StackeryTable", "name": "orders"}],
+            "triggers": [{"table": "orders"}],
+        }
+    )
     assert A.references(spec) == [NodeRef("StackeryTable", "orders"), NodeRef("StackeryObjectStore", "code")]
 
 
 def test_connected_function_env_policy_and_trigger(aws: None) -> None:
     orders = make_table("orders")
     audit = make_table("audit")
-    nodes = {("StackeryTable", "orders"): orders, ("StackeryTable", "audit"): audit,
-             ("StackeryObjectStore", "files"): {"externalName": "files-bucket", "arn": "arn:aws:s3:::files-bucket"},
-             ("StackeryConfigStore", "cfg"): {"path": "/team-a/cfg/"}}
-    spec = {"connections": [{"kind": "StackeryTable", "name": "orders"}, {"kind": "StackeryTable", "name": "audit"},
-                            {"kind": "StackeryObjectStore", "name": "files"}, {"kind": "StackeryConfigStore", "name": "cfg"}],
-            "triggers": [{"table": "orders"}]}
+    nodes = {
+        ("StackeryTable", "orders"): orders,
+        ("StackeryTable", "audit"): audit,
+        ("StackeryObjectStore", "files"): {"externalName": "files-bucket", "arn": "arn:aws:s3:::files-bucket"},
+        ("StackeryConfigStore", "cfg"): {"path": "/team-a/cfg/"},
+    }
+    spec = {
+        "connections": [
+            {"kind": "StackeryTable", "name": "orders"},
+            {"kind": "StackeryTable", "name": "audit"},
+            {"kind": "StackeryObjectStore", "name": "files"},
+            {"kind": "StackeryConfigStore", "name": "cfg"},
+        ],
+        "triggers": [{"table": "orders"}],
+    }
     r = req(spec, nodes)
     obs = ensure(r)
     assert obs.diffs == ()
     cfg = lam().get_function(FunctionName="stackery-team-a-worker")["Configuration"]
     assert cfg["Environment"]["Variables"] == {
-        "TABLE_NAME": "stackery-team-a-orders", "TABLE_ARN": orders["arn"],
-        "TABLE_NAME_2": "stackery-team-a-audit", "TABLE_ARN_2": audit["arn"],
-        "BUCKET_NAME": "files-bucket", "BUCKET_ARN": "arn:aws:s3:::files-bucket", "CONFIG_PATH": "/team-a/cfg/"}
+        "TABLE_NAME": "stackery-team-a-orders",
+        "TABLE_ARN": orders["arn"],
+        "TABLE_NAME_2": "stackery-team-a-audit",
+        "TABLE_ARN_2": audit["arn"],
+        "BUCKET_NAME": "files-bucket",
+        "BUCKET_ARN": "arn:aws:s3:::files-bucket",
+        "CONFIG_PATH": "/team-a/cfg/",
+    }
     assert cfg["Role"].endswith(":role/stackery/stackery-fn-team-a-worker")
     doc = role_policy("stackery-fn-team-a-worker")
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
-    assert set(by_sid) == {"Logs", "Connection1Table", "Connection2Table", "Connection3ObjectStore", "Connection4ConfigStore", "Trigger1Stream"}
+    assert set(by_sid) == {
+        "Logs",
+        "Connection1Table",
+        "Connection2Table",
+        "Connection3ObjectStore",
+        "Connection4ConfigStore",
+        "Trigger1Stream",
+    }
     assert by_sid["Connection1Table"]["Resource"] == [orders["arn"], orders["arn"] + "/index/*"]
-    assert "dynamodb:PutItem" in by_sid["Connection1Table"]["Action"] and "dynamodb:DeleteTable" not in by_sid["Connection1Table"]["Action"]
+    assert (
+        "dynamodb:PutItem" in by_sid["Connection1Table"]["Action"]
+        and "dynamodb:DeleteTable" not in by_sid["Connection1Table"]["Action"]
+    )
     assert by_sid["Connection3ObjectStore"]["Resource"] == ["arn:aws:s3:::files-bucket", "arn:aws:s3:::files-bucket/*"]
     assert by_sid["Connection4ConfigStore"]["Resource"] == ["arn:aws:ssm:us-east-1:123456789012:parameter/team-a/cfg/*"]
     assert by_sid["Trigger1Stream"]["Resource"] == [orders["streamArn"]]
-    assert all(s["Effect"] == "Allow" and "*" not in json.dumps(s["Resource"]).replace("/*", "").replace(":*", "") for s in doc["Statement"])
+    assert all(
+        s["Effect"] == "Allow" and "*" not in json.dumps(s["Resource"]).replace("/*", "").replace(":*", "")
+        for s in doc["Statement"]
+    )
     esm = lam().list_event_source_mappings(FunctionName="stackery-team-a-worker")["EventSourceMappings"]
-    assert [(m["EventSourceArn"], m["BatchSize"], m["StartingPosition"]) for m in esm] == [(orders["streamArn"], 1, "TRIM_HORIZON")]
+    assert [(m["EventSourceArn"], m["BatchSize"], m["StartingPosition"]) for m in esm] == [
+        (orders["streamArn"], 1, "TRIM_HORIZON")
+    ]
 
     # connections change: audit dropped, trigger removed -> env, policy and mapping follow
     r2 = req({"connections": [{"kind": "StackeryTable", "name": "orders"}]}, nodes)
@@ -118,7 +172,10 @@ def test_connected_function_env_policy_and_trigger(aws: None) -> None:
     assert {"environment", "rolePolicy", "triggers"} <= {d.field for d in obs.diffs}
     A.update(r2, obs)
     assert A.observe(r2).diffs == ()
-    assert set(lam().get_function(FunctionName="stackery-team-a-worker")["Configuration"]["Environment"]["Variables"]) == {"TABLE_NAME", "TABLE_ARN"}
+    assert set(lam().get_function(FunctionName="stackery-team-a-worker")["Configuration"]["Environment"]["Variables"]) == {
+        "TABLE_NAME",
+        "TABLE_ARN",
+    }
     assert {s["Sid"] for s in role_policy("stackery-fn-team-a-worker")["Statement"]} == {"Logs", "Connection1Table"}
     assert lam().list_event_source_mappings(FunctionName="stackery-team-a-worker")["EventSourceMappings"] == []
 
@@ -126,8 +183,15 @@ def test_connected_function_env_policy_and_trigger(aws: None) -> None:
 def test_code_and_configuration_updates(aws: None) -> None:
     r = req({}, {})
     ensure(r)
-    r2 = req({"code": {"zipBase64": zip_b64("def handler(e, c):\n    return 2\n")}, "memorySize": 256, "timeout": 5,
-              "reservedConcurrency": 3}, {})
+    r2 = req(
+        {
+            "code": {"zipBase64": zip_b64("def handler(e, c):\n    return 2\n")},
+            "memorySize": 256,
+            "timeout": 5,
+            "reservedConcurrency": 3,
+        },
+        {},
+    )
     obs = A.observe(r2)
     assert {d.field for d in obs.diffs} >= {"code", "memorySize", "timeout", "reservedConcurrency"}
     A.update(r2, obs)
@@ -156,7 +220,9 @@ def test_delete_removes_function_role_and_mappings(aws: None) -> None:
 
 
 def test_given_role_arn_is_used_and_no_iam_is_managed(aws: None) -> None:
-    role = iam().create_role(RoleName="mine", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+    role = iam().create_role(RoleName="mine", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))[
+        "Role"
+    ]["Arn"]
     r = req({"roleArn": role}, {})
     assert ensure(r).diffs == ()
     assert lam().get_function(FunctionName="stackery-team-a-worker")["Configuration"]["Role"] == role
@@ -165,8 +231,10 @@ def test_given_role_arn_is_used_and_no_iam_is_managed(aws: None) -> None:
 
 def test_in_sync_check_is_read_only(aws: None) -> None:
     orders = make_table("orders")
-    r = req({"connections": [{"kind": "StackeryTable", "name": "orders"}], "triggers": [{"table": "orders"}]},
-            {("StackeryTable", "orders"): orders})
+    r = req(
+        {"connections": [{"kind": "StackeryTable", "name": "orders"}], "triggers": [{"table": "orders"}]},
+        {("StackeryTable", "orders"): orders},
+    )
     ensure(r)
     before = api_calls()
     assert A.observe(r).diffs == ()

@@ -69,9 +69,13 @@ def test_secure_defaults(aws: None) -> None:
 
 
 def test_all_settings_applied_and_in_sync(aws: None) -> None:
-    spec = {"versioning": True, "encryption": {"type": "aws:kms", "kmsKeyId": "alias/app"},
-            "cors": [{"allowedOrigins": ["https://a.example"], "allowedMethods": ["GET"], "maxAgeSeconds": 60}],
-            "lifecycle": {"expireAfterDays": 30, "noncurrentVersionExpireAfterDays": 7}, "tags": {"team": "a"}}
+    spec = {
+        "versioning": True,
+        "encryption": {"type": "aws:kms", "kmsKeyId": "alias/app"},
+        "cors": [{"allowedOrigins": ["https://a.example"], "allowedMethods": ["GET"], "maxAgeSeconds": 60}],
+        "lifecycle": {"expireAfterDays": 30, "noncurrentVersionExpireAfterDays": 7},
+        "tags": {"team": "a"},
+    }
     r = req(spec)
     ensure(r)
     b = r.external_name
@@ -108,8 +112,13 @@ def test_foreign_policy_statements_survive(aws: None) -> None:
     ensure(r)
     b = r.external_name
     policy = json.loads(s3().get_bucket_policy(Bucket=b)["Policy"])
-    cdn = {"Sid": "StackeryCDNRead", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
-           "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*"}
+    cdn = {
+        "Sid": "StackeryCDNRead",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{b}/*",
+    }
     policy["Statement"].append(cdn)
     s3().put_bucket_policy(Bucket=b, Policy=json.dumps(policy))
     assert A.observe(r).diffs == ()  # someone else's statement is not drift
@@ -125,7 +134,9 @@ def test_foreign_policy_statements_survive(aws: None) -> None:
 def test_merged_policy_pure() -> None:
     assert merged_policy(None, []) is None
     assert merged_policy({"Statement": [{"Sid": "X"}]}, [{"Sid": "StackeryObjectStoreA"}])["Statement"] == [  # type: ignore[index]
-        {"Sid": "X"}, {"Sid": "StackeryObjectStoreA"}]
+        {"Sid": "X"},
+        {"Sid": "StackeryObjectStoreA"},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -150,16 +161,28 @@ def test_drift_detected_and_corrected(aws: None, mutate: Any, field: str) -> Non
 
 def reconciler() -> Reconciler[ObjectStoreSpec]:
     settings = test_settings()
-    return Reconciler(kind="StackeryObjectStore", spec_model=ObjectStoreSpec, adapter=A, cluster=FakeCluster(),
-                      settings=settings, classify=classify)
+    return Reconciler(
+        kind="StackeryObjectStore",
+        spec_model=ObjectStoreSpec,
+        adapter=A,
+        cluster=FakeCluster(),
+        settings=settings,
+        classify=classify,
+    )
 
 
 def test_in_sync_resync_makes_zero_mutating_calls(aws: None) -> None:
     rec = reconciler()
-    obj = Obj(spec={"versioning": True, "website": {"indexDocument": "index.html"},
-                    "cors": [{"allowedOrigins": ["*"], "allowedMethods": ["GET", "HEAD"], "allowedHeaders": ["*"]}],
-                    "lifecycle": {"expireAfterDays": 10}, "tags": {"a": "b"}},
-              ref=ObjectRef("StackeryObjectStore", "team-a", "sync", "uid-sync"))
+    obj = Obj(
+        spec={
+            "versioning": True,
+            "website": {"indexDocument": "index.html"},
+            "cors": [{"allowedOrigins": ["*"], "allowedMethods": ["GET", "HEAD"], "allowedHeaders": ["*"]}],
+            "lifecycle": {"expireAfterDays": 10},
+            "tags": {"a": "b"},
+        },
+        ref=ObjectRef("StackeryObjectStore", "team-a", "sync", "uid-sync"),
+    )
     obj.status.update(rec.reconcile(obj.managed()).status)
     assert obj.cond("Ready")["status"] == "True"
     before = api_calls()
@@ -195,7 +218,7 @@ def test_force_delete_empties_every_version(aws: None) -> None:
     s3().delete_bucket_policy(Bucket=b)
     s3().delete_object(Bucket=b, Key="k")
     ensure(r)  # TLS-only statement back in place: forceDelete must cope with it
-    assert our_statements(A.observe(r).state["policy"])
+    assert our_statements(A.observe(r).actual.policy)
     assert A.delete(r, A.observe(r)).done
     assert not A.observe(r).exists
 

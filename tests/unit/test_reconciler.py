@@ -13,8 +13,12 @@ from controller.errors import BlockedError
 
 from .fakes import REF, FakeAdapter, Obj, make
 
-OTHER_TAGS = {"stackery.io/uid": "someone-else", "stackery.io/name": "other", "stackery.io/namespace": "ns",
-              "stackery.io/kind": "Widget"}
+OTHER_TAGS = {
+    "stackery.io/uid": "someone-else",
+    "stackery.io/name": "other",
+    "stackery.io/namespace": "ns",
+    "stackery.io/kind": "Widget",
+}
 
 
 def run(rec: Any, obj: Obj) -> Result:
@@ -24,8 +28,9 @@ def run(rec: Any, obj: Obj) -> Result:
 
 
 def client_error(code: str, status: int = 400, op: str = "PutThing") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": f"{code} happened"},
-                        "ResponseMetadata": {"HTTPStatusCode": status}}, op)
+    return ClientError(
+        {"Error": {"Code": code, "Message": f"{code} happened"}, "ResponseMetadata": {"HTTPStatusCode": status}}, op
+    )
 
 
 def test_create_then_ready() -> None:
@@ -71,7 +76,9 @@ def test_spec_change_is_applied_even_with_drift_policy_report() -> None:
         ("Report", 9, ("True", "False", "False", "False"), [{"field": "size", "desired": "3", "actual": "9"}], "DriftDetected"),
     ],
 )
-def test_drift(policy: str, expect_size: int, expect_summary: tuple[str, ...], expect_drift: list[dict[str, str]], event: str) -> None:
+def test_drift(
+    policy: str, expect_size: int, expect_summary: tuple[str, ...], expect_drift: list[dict[str, str]], event: str
+) -> None:
     rec, adapter, _, clock = make()
     obj = Obj(spec={"size": 3, "driftPolicy": policy})
     run(rec, obj)
@@ -321,8 +328,10 @@ def test_waits_for_referenced_node_until_ready() -> None:
     run(rec, obj)
     assert adapter.calls == []
     assert "Gadget g1 (not found)" in obj.cond("Ready")["message"]
-    gadget: dict[str, Any] = {"metadata": {"generation": 2}, "status": {"observedGeneration": 1, "conditions": [
-        {"type": "Ready", "status": "True"}]}}
+    gadget: dict[str, Any] = {
+        "metadata": {"generation": 2},
+        "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]},
+    }
     cluster.nodes[("Gadget", "g1")] = gadget
     run(rec, obj)
     assert "Gadget g1 (not Ready)" in obj.cond("Ready")["message"]  # status is for an older generation
@@ -342,7 +351,7 @@ def test_node_specific_conditions_and_waiting_create_keep_progress() -> None:
             cond = Cond("CertificateIssued", "False", "PendingValidation", "create CNAME _a.example.com -> _b.acm")
             return Observation(**{**base.__dict__, "conditions": (cond,), "identifiers": {"certificateArn": "arn:cert"}})
 
-        def create(self, req: Any) -> None:
+        def create(self, req: Any, obs: Any = None) -> None:
             self.calls.append("create")
             raise WaitingError("certificate waits for validation", reason="PendingValidation")
 
@@ -374,7 +383,7 @@ def test_unset_deletion_policy_follows_the_operator_default() -> None:
 
 def test_crash_between_create_and_tagging_is_recovered_by_the_pending_marker() -> None:
     class Untagged(FakeAdapter):
-        def create(self, req: Any) -> None:  # the resource appears, then the process dies before tagging
+        def create(self, req: Any, obs: Any = None) -> None:  # the resource appears, then the process dies before tagging
             self.calls.append("create")
             self.cloud[req.external_name] = {"tags": {}, "size": 1, "color": "blue"}
             raise KeyboardInterrupt
@@ -398,7 +407,7 @@ def test_crash_between_create_and_tagging_is_recovered_by_the_pending_marker() -
 
 def test_failed_create_keeps_the_pending_marker() -> None:
     class HalfCreate(FakeAdapter):
-        def create(self, req: Any) -> None:  # bucket made, tagging throttled
+        def create(self, req: Any, obs: Any = None) -> None:  # bucket made, tagging throttled
             self.calls.append("create")
             self.cloud[req.external_name] = {"tags": {}, "size": 1, "color": "blue"}
             raise client_error("ThrottlingException")

@@ -14,8 +14,11 @@ from controller.errors import BlockedError
 from .helpers import api_calls, converge, delta, request, writes
 
 A = TableAdapter()
-AUTO = {"billingMode": "PROVISIONED", "autoscaling": {"read": {"min": 5, "max": 50}, "write": {"min": 2, "max": 20}},
-        "globalSecondaryIndexes": [{"name": "by-email", "hashKey": {"name": "email"}}]}
+AUTO = {
+    "billingMode": "PROVISIONED",
+    "autoscaling": {"read": {"min": 5, "max": 50}, "write": {"min": 2, "max": 20}},
+    "globalSecondaryIndexes": [{"name": "by-email", "hashKey": {"name": "email"}}],
+}
 
 
 def req(spec: dict[str, Any], **kw: Any) -> Any:
@@ -36,8 +39,11 @@ def aas() -> Any:
 
 def targets(table: str) -> dict[tuple[str, str], tuple[int, int]]:
     out = aas().describe_scalable_targets(ServiceNamespace="dynamodb")["ScalableTargets"]
-    return {(t["ResourceId"], t["ScalableDimension"]): (t["MinCapacity"], t["MaxCapacity"]) for t in out
-            if t["ResourceId"].startswith(f"table/{table}")}
+    return {
+        (t["ResourceId"], t["ScalableDimension"]): (t["MinCapacity"], t["MaxCapacity"])
+        for t in out
+        if t["ResourceId"].startswith(f"table/{table}")
+    }
 
 
 def test_stackery_defaults(aws: None) -> None:
@@ -53,17 +59,28 @@ def test_stackery_defaults(aws: None) -> None:
 
 
 def test_ttl_pitr_gsi_and_changes(aws: None) -> None:
-    r = req({"rangeKey": {"name": "ts", "type": "N"}, "ttlAttribute": "expires", "pointInTimeRecovery": True,
-             "globalSecondaryIndexes": [{"name": "by-user", "hashKey": {"name": "user"}, "projection": "KEYS_ONLY"}]})
+    r = req(
+        {
+            "rangeKey": {"name": "ts", "type": "N"},
+            "ttlAttribute": "expires",
+            "pointInTimeRecovery": True,
+            "globalSecondaryIndexes": [{"name": "by-user", "hashKey": {"name": "user"}, "projection": "KEYS_ONLY"}],
+        }
+    )
     assert ensure(r).diffs == ()
     name = r.external_name
-    assert ddb().describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+    assert ddb().describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": "expires",
+    }
     pitr = ddb().describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
     assert pitr["PointInTimeRecoveryStatus"] == "ENABLED"
     gsis = ddb().describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
     assert [(g["IndexName"], g["Projection"]["ProjectionType"]) for g in gsis] == [("by-user", "KEYS_ONLY")]
     # replace the index, drop TTL and PITR
-    r2 = req({"rangeKey": {"name": "ts", "type": "N"}, "globalSecondaryIndexes": [{"name": "by-day", "hashKey": {"name": "day"}}]})
+    r2 = req(
+        {"rangeKey": {"name": "ts", "type": "N"}, "globalSecondaryIndexes": [{"name": "by-day", "hashKey": {"name": "day"}}]}
+    )
     assert ensure(r2).diffs == ()
     assert [g["IndexName"] for g in ddb().describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]] == ["by-day"]
     assert ddb().describe_time_to_live(TableName=name)["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED"
@@ -95,18 +112,28 @@ def test_autoscaling_appears_changes_and_disappears(aws: None) -> None:
     changed = {**AUTO, "autoscaling": {**AUTO["autoscaling"], "read": {"min": 5, "max": 80}, "targetUtilization": 50}}
     assert ensure(req(changed)).diffs == ()
     assert targets(name)[(f"table/{name}", "dynamodb:table:ReadCapacityUnits")] == (5, 80)
-    assert {p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
-            for p in aas().describe_scaling_policies(ServiceNamespace="dynamodb")["ScalingPolicies"]} == {50.0}
+    assert {
+        p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+        for p in aas().describe_scaling_policies(ServiceNamespace="dynamodb")["ScalingPolicies"]
+    } == {50.0}
     # out-of-band max change is drift, and is corrected
-    aas().register_scalable_target(ServiceNamespace="dynamodb", ResourceId=f"table/{name}",
-                                   ScalableDimension="dynamodb:table:WriteCapacityUnits", MinCapacity=2, MaxCapacity=999)
+    aas().register_scalable_target(
+        ServiceNamespace="dynamodb",
+        ResourceId=f"table/{name}",
+        ScalableDimension="dynamodb:table:WriteCapacityUnits",
+        MinCapacity=2,
+        MaxCapacity=999,
+    )
     obs = A.observe(req(changed))
     assert [d.field for d in obs.diffs] == ["autoscaling"]
     A.update(req(changed), obs)
     assert targets(name)[(f"table/{name}", "dynamodb:table:WriteCapacityUnits")] == (2, 20)
     # removed cleanly when the block goes (fixed capacity instead)
-    fixed = {"billingMode": "PROVISIONED", "capacity": {"read": 3, "write": 3},
-             "globalSecondaryIndexes": AUTO["globalSecondaryIndexes"]}
+    fixed = {
+        "billingMode": "PROVISIONED",
+        "capacity": {"read": 3, "write": 3},
+        "globalSecondaryIndexes": AUTO["globalSecondaryIndexes"],
+    }
     assert ensure(req(fixed)).diffs == ()
     assert targets(name) == {}
     assert aas().describe_scaling_policies(ServiceNamespace="dynamodb")["ScalingPolicies"] == []
@@ -114,15 +141,21 @@ def test_autoscaling_appears_changes_and_disappears(aws: None) -> None:
 
 def test_pure_helpers() -> None:
     spec = TableSpec.model_validate(AUTO)
-    assert attribute_definitions(spec) == [{"AttributeName": "email", "AttributeType": "S"}, {"AttributeName": "id", "AttributeType": "S"}]
+    assert attribute_definitions(spec) == [
+        {"AttributeName": "email", "AttributeType": "S"},
+        {"AttributeName": "id", "AttributeType": "S"},
+    ]
     assert len(scaling_targets(spec, "t")) == 4
 
 
-@pytest.mark.parametrize("bad", [
-    {"autoscaling": {"read": {"min": 1, "max": 2}, "write": {"min": 1, "max": 2}}},
-    {"billingMode": "PROVISIONED"},
-    {"hashKey": {"name": "id", "type": "X"}},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"autoscaling": {"read": {"min": 1, "max": 2}, "write": {"min": 1, "max": 2}}},
+        {"billingMode": "PROVISIONED"},
+        {"hashKey": {"name": "id", "type": "X"}},
+    ],
+)
 def test_model_rejects(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         TableSpec.model_validate(bad)

@@ -1,0 +1,41 @@
+"""The last status each object was given, so a pass never acts on a body from before the previous one.
+
+Why: kopf applies a handler's status patch only after the handler returns, and a timer can run on the
+body it had before that patch landed. Timestamps cannot order two passes in one second; the
+resourceVersion can: each cached status remembers the resourceVersion of the body it was computed
+from. A body with that same resourceVersion predates our patch (use the cached status over it); any
+other resourceVersion was written later (our patch applied, or someone newer) and wins.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+
+class StatusCache:
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._by_uid: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def remember(self, uid: str, base_version: str, status: Mapping[str, Any]) -> None:
+        """`status` was computed from the body at `base_version` and is about to be patched."""
+        with self._guard:
+            self._by_uid[uid] = (base_version, dict(status))
+
+    def current(self, uid: str, version: str, seen: Mapping[str, Any]) -> dict[str, Any]:
+        """The status to act on for a body at `version` whose status is `seen`."""
+        with self._guard:
+            cached = self._by_uid.get(uid)
+            if cached is None:
+                return dict(seen)
+            base, mine = cached
+            if version == base:
+                return {**seen, **mine}
+            del self._by_uid[uid]  # the body has moved on: it is the truth from now on
+            return dict(seen)
+
+    def forget(self, uid: str) -> None:
+        with self._guard:
+            self._by_uid.pop(uid, None)
