@@ -12,7 +12,7 @@ help:
 	@echo "make test    - create the venv, build/cache what is needed, run every test tier"
 	@echo "make bench   - N ObjectStores + ConfigStores at once (BENCH_N='100 500 1000')"
 	@echo "make crds    - regenerate crds/ and the chart's crds/ from the pydantic models"
-	@echo "make lint    - ruff + mypy + CRD drift check"
+	@echo "make lint    - ruff (check + format) + mypy + import-linter layers + CRD drift check"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,7 +30,9 @@ crds-check: $(STAMP)
 
 lint: $(STAMP) crds-check
 	$(BIN)/ruff check controller tests hack
+	$(BIN)/ruff format --check controller tests hack
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

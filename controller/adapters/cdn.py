@@ -27,105 +27,21 @@ from ..aws.clients import client, error_code, or_none
 from ..core.adapter import Diff, NodeRef, ObjectRef, Reference
 from ..core.conditions import Cond
 from ..core.parts import Composite, Context, Seen
-from .certificate import CertificatePart, CertSettings, CertState, upsert_records, validation_records
+from .certificate import CertificatePart, CertSettings, CertState, validation_records
+from .cloudfront import (
+    CF_REGION,
+    CLOUDFRONT_ZONE,
+    OriginAccessPart,
+    bucket_statement,
+    comment,
+    distribution_config,
+    statement_sid,
+    summarize,
+)
 from .common import compare, dns_name, owner_of, read_bucket_policy, replace_statements, tag_dict, tag_list, write_bucket_policy
+from .dns import DnsRecordsPart
 
 Ctx = Context[CDNSpec]
-CF_REGION = "us-east-1"  # CloudFront and its certificates live in us-east-1, whatever the stack region
-CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"  # the hosted zone id of every *.cloudfront.net alias target
-
-
-# ------------------------------------------------------------------ pure helpers
-def statement_sid(uid: str) -> str:
-    return "StackeryCDN" + uid.replace("-", "")[:16]
-
-
-def comment(ref: ObjectRef) -> str:
-    return f"stackery {ref.namespace}/{ref.name} {ref.uid}"[:128]
-
-
-def origin_domain(bucket: str, region: str) -> str:
-    return f"{bucket}.s3.{region}.amazonaws.com"
-
-
-def bucket_statement(bucket: str, distribution_arn: str, uid: str) -> dict[str, Any]:
-    return {
-        "Sid": statement_sid(uid),
-        "Effect": "Allow",
-        "Principal": {"Service": "cloudfront.amazonaws.com"},
-        "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{bucket}/*",
-        "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
-    }
-
-
-def distribution_config(
-    spec: CDNSpec, *, ref: ObjectRef, bucket: str, bucket_region: str, cert_arn: str | None, oac_id: str, aliases: list[str]
-) -> dict[str, Any]:
-    origin_id = "objectstore"
-    cfg: dict[str, Any] = {
-        "CallerReference": f"stackery-{ref.uid}",
-        "Comment": comment(ref),
-        "Enabled": True,
-        "DefaultRootObject": spec.default_root_object,
-        "PriceClass": spec.price_class,
-        "HttpVersion": "http2and3",
-        "IsIPV6Enabled": True,
-        "Aliases": {"Quantity": len(aliases), "Items": aliases} if aliases else {"Quantity": 0},
-        "Origins": {
-            "Quantity": 1,
-            "Items": [
-                {
-                    "Id": origin_id,
-                    "DomainName": origin_domain(bucket, bucket_region),
-                    "OriginAccessControlId": oac_id,
-                    "S3OriginConfig": {"OriginAccessIdentity": ""},
-                }
-            ],
-        },
-        "DefaultCacheBehavior": {
-            "TargetOriginId": origin_id,
-            "ViewerProtocolPolicy": "redirect-to-https",
-            "CachePolicyId": spec.cache_policy_id,
-            "Compress": True,
-        },
-        "ViewerCertificate": (
-            {"ACMCertificateArn": cert_arn, "SSLSupportMethod": "sni-only", "MinimumProtocolVersion": "TLSv1.2_2021"}
-            if cert_arn
-            else {"CloudFrontDefaultCertificate": True}
-        ),
-    }
-    if spec.spa_fallback:
-        cfg["CustomErrorResponses"] = {
-            "Quantity": 2,
-            "Items": [
-                {"ErrorCode": code, "ResponsePagePath": "/index.html", "ResponseCode": "200", "ErrorCachingMinTTL": 10}
-                for code in (403, 404)
-            ],
-        }
-    else:
-        cfg["CustomErrorResponses"] = {"Quantity": 0}
-    return cfg
-
-
-def summarize(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings we manage, normalised. OriginAccessControlId is left out on purpose: moto does not
-    return it, so comparing it would report drift forever."""
-    origins = (cfg.get("Origins") or {}).get("Items") or [{}]
-    vc = cfg.get("ViewerCertificate") or {}
-    errors = (cfg.get("CustomErrorResponses") or {}).get("Items") or []
-    beh = cfg.get("DefaultCacheBehavior") or {}
-    return {
-        "enabled": bool(cfg.get("Enabled")),
-        "aliases": sorted((cfg.get("Aliases") or {}).get("Items") or []),
-        "certificate": vc.get("ACMCertificateArn") or None,
-        "origin": origins[0].get("DomainName"),
-        "priceClass": cfg.get("PriceClass"),
-        "defaultRootObject": cfg.get("DefaultRootObject") or "",
-        "cachePolicyId": beh.get("CachePolicyId"),
-        "viewerProtocolPolicy": beh.get("ViewerProtocolPolicy"),
-        "errorResponses": sorted((int(e["ErrorCode"]), e.get("ResponsePagePath"), str(e.get("ResponseCode"))) for e in errors),
-    }
 
 
 def cert_settings(ctx: Ctx) -> CertSettings:
@@ -171,60 +87,6 @@ def _put_statement(bucket: str, region: str, statement: dict[str, Any] | None, u
 
 
 # ------------------------------------------------------------------ parts
-class OriginAccessPart:
-    """The origin access control CloudFront signs bucket requests with (deterministic name, id in status)."""
-
-    name = "originAccess"
-    after: tuple[str, ...] = ()
-
-    def wanted(self, ctx: Ctx) -> bool:
-        return True
-
-    def observe(self, ctx: Ctx) -> Seen[str]:
-        cf = client("cloudfront", CF_REGION)
-        oid = ctx.req.status.get("originAccessControlId")
-        found: Mapping[str, Any] | None = None
-        if oid:
-            got = or_none(lambda: cf.get_origin_access_control(Id=oid), "NoSuchOriginAccessControl")
-            found = (got or {}).get("OriginAccessControl", {}).get("OriginAccessControlConfig")
-            if found is not None:
-                found = {**found, "Id": oid}
-        else:
-            items = cf.list_origin_access_controls().get("OriginAccessControlList", {}).get("Items", []) or []
-            found = next((o for o in items if o["Name"] == ctx.req.external_name), None)
-        if found is None:
-            return Seen(exists=False)
-        ours = ctx.req.ref.uid in str(found.get("Description") or "")
-        return Seen(
-            exists=True,
-            actual=str(found["Id"]),
-            owner_uid=ctx.req.ref.uid if ours else None,
-            identifiers={"originAccessControlId": found["Id"]},
-        )
-
-    def ensure(self, ctx: Ctx, seen: Seen[str]) -> Seen[str]:
-        if seen.exists:
-            return seen
-        ref = ctx.req.ref
-        made = client("cloudfront", CF_REGION).create_origin_access_control(
-            OriginAccessControlConfig={
-                "Name": ctx.req.external_name,
-                "Description": f"stackery {ref.namespace}/{ref.name} {ref.uid}"[:256],
-                "SigningProtocol": "sigv4",
-                "SigningBehavior": "always",
-                "OriginAccessControlOriginType": "s3",
-            }
-        )["OriginAccessControl"]
-        return Seen(exists=True, actual=str(made["Id"]), owner_uid=ref.uid, identifiers={"originAccessControlId": made["Id"]})
-
-    def delete(self, ctx: Ctx, seen: Seen[str]) -> str | None:
-        cf = client("cloudfront", CF_REGION)
-        got = or_none(lambda: cf.get_origin_access_control(Id=seen.actual), "NoSuchOriginAccessControl")
-        if got is not None:
-            cf.delete_origin_access_control(Id=seen.actual, IfMatch=got["ETag"])
-        return None
-
-
 @dataclass(frozen=True)
 class Dist:
     dist: dict[str, Any]
@@ -450,83 +312,31 @@ class BucketStatementPart:
         return None
 
 
-@dataclass(frozen=True)
-class Records:
-    wanted: list[dict[str, str]]
-    present: list[dict[str, Any]]
-    """The record sets as Route 53 holds them (needed verbatim to delete them)."""
+def _cdn_records(ctx: Ctx) -> list[dict[str, str]]:
+    """Validation CNAMEs while the certificate is pending, then alias A/AAAA records from each domain to
+    the distribution (valid at a zone apex too)."""
+    state: CertState | None = ctx.of(CERTIFICATE).actual
+    cert = state.cert if state else None
+    out = validation_records(cert) if cert and cert["Status"] != "ISSUED" else []
+    dist = ctx.of(DISTRIBUTION).actual
+    if dist is not None:
+        out += [{"name": d, "type": t, "value": dist.dist["DomainName"]} for d in ctx.req.spec.domains for t in ("A", "AAAA")]
+    return out
 
 
-class DnsRecordsPart:
-    """With spec.route53: validation CNAMEs while the certificate is pending, and alias A/AAAA records
-    (valid at a zone apex too) from each domain to the distribution."""
-
-    name = "dnsRecords"
-    after: tuple[str, ...] = ("distribution",)
-
-    def wanted(self, ctx: Ctx) -> bool:
-        return ctx.req.spec.route53 is not None and bool(ctx.req.spec.domains)
-
-    def _wanted_records(self, ctx: Ctx) -> list[dict[str, str]]:
-        state: CertState | None = ctx.of(CERTIFICATE).actual
-        cert = state.cert if state else None
-        out = validation_records(cert) if cert and cert["Status"] != "ISSUED" else []
-        dist = ctx.of(DISTRIBUTION).actual
-        if dist is not None:
-            out += [{"name": d, "type": t, "value": dist.dist["DomainName"]} for d in ctx.req.spec.domains for t in ("A", "AAAA")]
-        return out
-
-    def observe(self, ctx: Ctx) -> Seen[Records]:
-        zone = ctx.req.spec.route53.hosted_zone_id if ctx.req.spec.route53 else ctx.req.status.get("hostedZoneId")
-        if not zone:
-            return Seen(exists=False)
-        wanted = self._wanted_records(ctx)
-        have = client("route53", "us-east-1").list_resource_record_sets(HostedZoneId=zone).get("ResourceRecordSets", [])
-        index = {(rr["Name"].rstrip(".").lower(), rr["Type"]): rr for rr in have}
-        shown, present = [], []
-        for w in wanted:
-            rr = index.get((w["name"].rstrip(".").lower(), w["type"]))
-            if rr is None:
-                continue
-            value = (rr.get("AliasTarget") or {}).get("DNSName") or (rr.get("ResourceRecords") or [{}])[0].get("Value", "")
-            same = value.rstrip(".").lower() == w["value"].rstrip(".").lower()
-            shown.append({**w, "value": w["value"] if same else value})
-            if same:
-                present.append(rr)
-        return Seen(
-            exists=bool(present),
-            actual=Records(wanted, present),
-            owner_uid=ctx.req.ref.uid,
-            diffs=tuple(compare("dnsRecords", wanted, shown)),
-            identifiers={"hostedZoneId": zone},
-        )
-
-    def ensure(self, ctx: Ctx, seen: Seen[Records]) -> Seen[Records]:
-        spec, ref = ctx.req.spec, ctx.req.ref
-        assert spec.route53 is not None
-        wanted = seen.actual.wanted if seen.actual else self._wanted_records(ctx)
-        upsert_records(spec.route53.hosted_zone_id, wanted, f"stackery {ref.namespace}/{ref.name}", alias_zone=CLOUDFRONT_ZONE)
-        return Seen(exists=True, actual=Records(wanted, []), owner_uid=ref.uid, identifiers=seen.identifiers)
-
-    def delete(self, ctx: Ctx, seen: Seen[Records]) -> str | None:
-        """Remove the records that point at this CDN (a dangling alias to a deleted distribution could be taken over)."""
-        zone = seen.identifiers.get("hostedZoneId")
-        if seen.actual and seen.actual.present and zone:
-            client("route53", "us-east-1").change_resource_record_sets(
-                HostedZoneId=zone,
-                ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": rr} for rr in seen.actual.present]},
-            )
-        return None
+def _zone(ctx: Ctx) -> str | None:
+    return ctx.req.spec.route53.hosted_zone_id if ctx.req.spec.route53 and ctx.req.spec.domains else None
 
 
 DEPLOYED = "DistributionDeployed"
-OAC = OriginAccessPart()
+OAC = OriginAccessPart[CDNSpec]()
 DISTRIBUTION = DistributionPart()
 
 
 class CDNAdapter(Composite[CDNSpec]):
     def __init__(self) -> None:
-        super().__init__([CERTIFICATE, OAC, DISTRIBUTION, BucketStatementPart(), DnsRecordsPart()], primary="distribution")
+        records = DnsRecordsPart(_cdn_records, _zone, after=("distribution",), alias_zone=CLOUDFRONT_ZONE)
+        super().__init__([CERTIFICATE, OAC, DISTRIBUTION, BucketStatementPart(), records], primary="distribution")
 
     def external_name(self, ref: ObjectRef, spec: CDNSpec) -> str:
         return dns_name("stackery", ref, max_len=64)  # the origin access control's name

@@ -13,21 +13,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..api.table import GlobalSecondaryIndex, KeyAttribute, TableSpec
+from ..api.table import TableSpec
 from ..aws.clients import client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import BlockedError, InvalidSpecError, WaitingError
 from .common import compare, dns_name, foreign, owner_of, tag_dict, tag_list
+from .dynamodb import (
+    DIMENSIONS,
+    METRIC,
+    attribute_definitions,
+    index_create,
+    index_definition,
+    key_schema,
+    policy_name,
+    scaling_policies,
+    scaling_targets,
+    throughput,
+)
 
 Req = Request[TableSpec]
-DIMENSIONS = {
-    ("table", "read"): "dynamodb:table:ReadCapacityUnits",
-    ("table", "write"): "dynamodb:table:WriteCapacityUnits",
-    ("index", "read"): "dynamodb:index:ReadCapacityUnits",
-    ("index", "write"): "dynamodb:index:WriteCapacityUnits",
-}
-METRIC = {"read": "DynamoDBReadCapacityUtilization", "write": "DynamoDBWriteCapacityUtilization"}
 READ_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -57,70 +62,6 @@ def grants(status: Mapping[str, Any], ctx: GrantContext, access: Access) -> list
 
 
 WIRING = Wiring(env=(("TABLE_NAME", "externalName"), ("TABLE_ARN", "arn")), grants=grants)
-
-
-# ------------------------------------------------------------------ pure helpers
-def key_schema(hash_key: KeyAttribute, range_key: KeyAttribute | None) -> list[dict[str, str]]:
-    keys = [{"AttributeName": hash_key.name, "KeyType": "HASH"}]
-    if range_key is not None:
-        keys.append({"AttributeName": range_key.name, "KeyType": "RANGE"})
-    return keys
-
-
-def attribute_definitions(spec: TableSpec) -> list[dict[str, str]]:
-    attrs: dict[str, str] = {}
-    for k in [spec.hash_key, spec.range_key, *[x for g in spec.global_secondary_indexes for x in (g.hash_key, g.range_key)]]:
-        if k is not None:
-            attrs[k.name] = k.type
-    return [{"AttributeName": n, "AttributeType": t} for n, t in sorted(attrs.items())]
-
-
-def throughput(spec: TableSpec) -> dict[str, int] | None:
-    """Provisioned throughput to create with (autoscaling starts at its minimum)."""
-    if spec.billing_mode != "PROVISIONED":
-        return None
-    if spec.autoscaling is not None:
-        return {"ReadCapacityUnits": spec.autoscaling.read.min, "WriteCapacityUnits": spec.autoscaling.write.min}
-    assert spec.capacity is not None
-    return {"ReadCapacityUnits": spec.capacity.read, "WriteCapacityUnits": spec.capacity.write}
-
-
-def index_definition(g: GlobalSecondaryIndex) -> dict[str, Any]:
-    return {"KeySchema": key_schema(g.hash_key, g.range_key), "Projection": {"ProjectionType": g.projection}}
-
-
-def index_create(g: GlobalSecondaryIndex, spec: TableSpec) -> dict[str, Any]:
-    body: dict[str, Any] = {"IndexName": g.name, **index_definition(g)}
-    tp = throughput(spec)
-    if tp is not None:
-        body["ProvisionedThroughput"] = tp
-    return body
-
-
-def scaling_targets(spec: TableSpec, table: str) -> dict[str, list[int]]:
-    """ "resourceId|dimension" -> [min, max] for the table and each index."""
-    a = spec.autoscaling
-    if a is None:
-        return {}
-    out: dict[str, list[int]] = {}
-    resources = [("table", f"table/{table}")] + [
-        ("index", f"table/{table}/index/{g.name}") for g in spec.global_secondary_indexes
-    ]
-    for level, rid in resources:
-        for rw, rng in (("read", a.read), ("write", a.write)):
-            out[f"{rid}|{DIMENSIONS[(level, rw)]}"] = [rng.min, rng.max]
-    return out
-
-
-def scaling_policies(spec: TableSpec, table: str) -> dict[str, float]:
-    """ "resourceId|dimension" -> target utilisation."""
-    if spec.autoscaling is None:
-        return {}
-    return {k: float(spec.autoscaling.target_utilization) for k in scaling_targets(spec, table)}
-
-
-def policy_name(dimension: str) -> str:
-    return "stackery-" + dimension.split(":")[-1]
 
 
 # ------------------------------------------------------------------ adapter
