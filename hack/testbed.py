@@ -242,6 +242,10 @@ class TestBed:
             raise RuntimeError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
         return proc
 
+    def apply(self, obj: dict[str, Any], *, who: str = "admin") -> subprocess.CompletedProcess[str]:
+        """kubectl apply one object given as a dict."""
+        return self.kubectl("apply", "-f", "-", who=who, input=json.dumps(obj))
+
     # -------------------------------------------------------------- moto
     def start_moto(self, acm_wait: int = 3) -> None:
         port = free_port()

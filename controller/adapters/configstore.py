@@ -23,7 +23,6 @@ from .common import owner_of, tag_dict, tag_list
 Req = Request[ConfigStoreSpec]
 SECRET_MASK = "(secret)"
 READ_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
-WRITE_ACTIONS = ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:DeleteParameters"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +33,10 @@ class Parameters:
 
 
 def grants(status: Mapping[str, Any], ctx: GrantContext, access: Access) -> list[Statement]:
+    """Read at every access level: the ConfigStore owns its parameters, so a connected node may read them
+    (Stackery's SSMParameterReadPolicy) but never write what the operator would put back."""
     path = str(status.get("path") or "/")
-    actions = READ_ACTIONS if access == "ReadOnly" else READ_ACTIONS + WRITE_ACTIONS
-    return [{"Action": actions, "Resource": [f"arn:aws:ssm:{ctx.region}:{ctx.account}:parameter{path}*"]}]
+    return [{"Action": READ_ACTIONS, "Resource": [f"arn:aws:ssm:{ctx.region}:{ctx.account}:parameter{path}*"]}]
 
 
 WIRING = Wiring(env=(("CONFIG_PATH", "path"),), grants=grants)

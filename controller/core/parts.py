@@ -61,6 +61,12 @@ class Seen(Generic[PartT]):
 ABSENT: Seen[Any] = Seen(exists=False)
 
 
+def part_tags(req: Request[Any], part: str) -> dict[str, str]:
+    """Tags for a part whose AWS id is assigned by AWS: owner tags + the part's name, so that after a lost
+    status write the part is found again by a tag filter (owner uid + part) instead of created twice."""
+    return {**req.tags(), PART_TAG: part}
+
+
 @dataclass
 class Context(Generic[SpecT]):
     """One pass over a kind's parts: the request and what each part was seen as so far."""

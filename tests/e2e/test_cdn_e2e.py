@@ -117,18 +117,13 @@ def test_cdn_bad_input(bed: testbed.TestBed) -> None:
     bed.kubectl("apply", "-f", "-", input=json.dumps(wrong_region))
     obj = wait_for(lambda: (o := bed.get("stackerycdn", "bad")).get("status", {}).get("conditions") and o, what="conditions")
     assert cond(obj, "Ready")["reason"] == "WaitingForReference"  # the ObjectStore does not exist yet
-    bed.kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps(
-            {
-                "apiVersion": "stackery.io/v1alpha1",
-                "kind": "StackeryObjectStore",
-                "metadata": {"name": "nowhere", "namespace": "default"},
-                "spec": {},
-            }
-        ),
+    bed.apply(
+        {
+            "apiVersion": "stackery.io/v1alpha1",
+            "kind": "StackeryObjectStore",
+            "metadata": {"name": "nowhere", "namespace": "default"},
+            "spec": {},
+        }
     )
     obj = wait_for(
         lambda: (o := bed.get("stackerycdn", "bad")) and cond(o, "Stalled")["status"] == "True" and o,

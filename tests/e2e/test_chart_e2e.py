@@ -90,7 +90,6 @@ def test_operator_identity_is_least_privilege(bed: testbed.TestBed, verb: str, r
 
 def test_namespaced_install_works_with_roles_only(bed: testbed.TestBed) -> None:
     """operator.watchNamespaces: a Role per namespace, no cluster-wide grant; the operator still works."""
-    import json
 
     from .conftest import ready, wait_for
 
@@ -119,18 +118,13 @@ def test_namespaced_install_works_with_roles_only(bed: testbed.TestBed) -> None:
     bed.stop_operator()  # one operator per object: the cluster-wide one steps aside for this test
     try:
         bed.start_operator(who="operator-ns", STACKERY_NAMESPACES="team-ns")
-        bed.kubectl(
-            "apply",
-            "-f",
-            "-",
-            input=json.dumps(
-                {
-                    "apiVersion": "stackery.io/v1alpha1",
-                    "kind": "StackeryObjectStore",
-                    "metadata": {"name": "scoped", "namespace": "team-ns"},
-                    "spec": {},
-                }
-            ),
+        bed.apply(
+            {
+                "apiVersion": "stackery.io/v1alpha1",
+                "kind": "StackeryObjectStore",
+                "metadata": {"name": "scoped", "namespace": "team-ns"},
+                "spec": {},
+            }
         )
         obj = wait_for(lambda: ready(bed, "stackeryobjectstore", "scoped", "team-ns"), timeout=60, what="scoped Ready")
         assert obj["status"]["externalName"] == "stackery-team-ns-scoped"

@@ -54,21 +54,16 @@ def test_ready_stalled_and_waiting_as_flux_and_argo_see_them(bed: testbed.TestBe
     )
     assert (flux(kstatus, stalled), argo(stalled)) == ("Failed", "Degraded")
 
-    bed.kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps(
-            {
-                "apiVersion": "stackery.io/v1alpha1",
-                "kind": "StackeryFunction",
-                "metadata": {"name": "gitops-wait", "namespace": "default"},
-                "spec": {
-                    "code": {"imageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"},
-                    "connections": [{"kind": "StackeryTable", "name": "not-there-yet"}],
-                },
-            }
-        ),
+    bed.apply(
+        {
+            "apiVersion": "stackery.io/v1alpha1",
+            "kind": "StackeryFunction",
+            "metadata": {"name": "gitops-wait", "namespace": "default"},
+            "spec": {
+                "code": {"imageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"},
+                "connections": [{"kind": "StackeryTable", "name": "not-there-yet"}],
+            },
+        }
     )
     waiting = wait_for(
         lambda: (o := bed.get("stackeryfunction", "gitops-wait")).get("status", {}).get("conditions") and o, what="waiting"
