@@ -112,14 +112,15 @@ def _register(info: KindInfo) -> None:
         wiring=WIRING,
     )
     res = (GROUP, VERSION, info.plural)
-    kind = info.kind
-    kopf.on.create(*res, id="reconcile")(functools.partial(handle, kind=kind, always=True, wait=True, delete=False))
-    kopf.on.update(*res, id="reconcile")(functools.partial(handle, kind=kind, always=True, wait=True, delete=False))
-    kopf.on.resume(*res, id="resume")(functools.partial(handle, kind=kind, always=False, wait=True, delete=False))
+    on = functools.partial(functools.partial, handle, kind=info.kind)
+    changed = on(always=True, wait=True, delete=False)
+    kopf.on.create(*res, id="reconcile")(changed)
+    kopf.on.update(*res, id="reconcile")(changed)
+    kopf.on.resume(*res, id="resume")(on(always=False, wait=True, delete=False))
     kopf.timer(*res, id="poll", interval=SETTINGS.tick_seconds, initial_delay=SETTINGS.tick_seconds)(
-        functools.partial(handle, kind=kind, always=False, wait=False, delete=False)
+        on(always=False, wait=False, delete=False)
     )
-    kopf.on.delete(*res, id="finalize")(functools.partial(handle, kind=kind, always=True, wait=True, delete=True))
+    kopf.on.delete(*res, id="finalize")(on(always=True, wait=True, delete=True))
 
 
 for _info in KINDS:

@@ -76,14 +76,10 @@ def issued(ctx: Ctx) -> Mapping[str, Any] | None:
     return cert if cert and cert["Status"] == "ISSUED" else None
 
 
-def _put_statement(bucket: str, region: str, statement: dict[str, Any] | None, uid: str) -> None:
-    """Replace (or with None remove) only this CDN's statement in the bucket policy."""
+def _with_statement(policy: dict[str, Any] | None, statement: dict[str, Any] | None, uid: str) -> dict[str, Any] | None:
+    """`policy` with this CDN's statement replaced (or with None removed); everybody else's kept."""
     sid = statement_sid(uid)
-    write_bucket_policy(
-        bucket,
-        region,
-        replace_statements(read_bucket_policy(bucket, region), lambda s: s == sid, [statement] if statement is not None else []),
-    )
+    return replace_statements(policy, lambda s: s == sid, [statement] if statement is not None else [])
 
 
 # ------------------------------------------------------------------ parts
@@ -229,10 +225,10 @@ class DistributionPart:
         if "tags" in have_tags:
             cf.tag_resource(Resource=dist["ARN"], Tags={"Items": tag_list(tags)})
         if any(f.startswith("distribution.") for f in have_tags):
-            got = cf.get_distribution_config(Id=dist["Id"])
+            # GetDistribution (observe) already returned the whole config and its ETag: no GetDistributionConfig
             desired = self._desired(ctx)
-            cfg = {**got["DistributionConfig"], **{k: v for k, v in desired.items() if k != "CallerReference"}}
-            done = cf.update_distribution(Id=dist["Id"], IfMatch=got["ETag"], DistributionConfig=cfg)
+            cfg = {**dist["DistributionConfig"], **{k: v for k, v in desired.items() if k != "CallerReference"}}
+            done = cf.update_distribution(Id=dist["Id"], IfMatch=seen.actual.etag, DistributionConfig=cfg)
             new_cert = (desired.get("ViewerCertificate") or {}).get("ACMCertificateArn")
             if new_cert != seen.actual.cert_in_use:  # switched: the replaced certificate goes
                 CERTIFICATE.retire(ctx, keep=new_cert, also=(seen.actual.cert_in_use,))
@@ -244,9 +240,8 @@ class DistributionPart:
         assert seen.actual is not None
         cf, dist = client("cloudfront", CF_REGION), seen.actual.dist
         if dist["DistributionConfig"].get("Enabled"):
-            got = cf.get_distribution_config(Id=dist["Id"])
             cf.update_distribution(
-                Id=dist["Id"], IfMatch=got["ETag"], DistributionConfig={**got["DistributionConfig"], "Enabled": False}
+                Id=dist["Id"], IfMatch=seen.actual.etag, DistributionConfig={**dist["DistributionConfig"], "Enabled": False}
             )
             return f"disabling distribution {dist['Id']}"
         if dist.get("Status") != "Deployed":
@@ -261,6 +256,8 @@ class Statement:
     region: str
     previous: str | None
     previous_region: str
+    policy: dict[str, Any] | None = None
+    """The origin bucket's whole policy as observe read it (ensure rewrites it without reading again)."""
 
 
 class BucketStatementPart:
@@ -276,11 +273,11 @@ class BucketStatementPart:
         req = ctx.req
         bucket, region = origin(ctx)
         prev = req.status.get("bucketName")
+        policy = read_bucket_policy(bucket, region) if bucket else None
         state = Statement(
-            bucket, region, prev if prev and prev != bucket else None, str(req.status.get("bucketRegion") or req.region)
+            bucket, region, prev if prev and prev != bucket else None, str(req.status.get("bucketRegion") or req.region), policy
         )
         ids = {"bucketName": bucket, "bucketRegion": region}
-        policy = read_bucket_policy(bucket, region) if bucket else None
         ours = next((s for s in (policy or {}).get("Statement", []) if s.get("Sid") == statement_sid(req.ref.uid)), None)
         dist = ctx.of(DISTRIBUTION).actual
         diffs = compare("bucketPolicy", bucket_statement(bucket or "", dist.dist["ARN"], req.ref.uid), ours) if dist else []
@@ -297,18 +294,28 @@ class BucketStatementPart:
     def ensure(self, ctx: Ctx, seen: Seen[Statement]) -> Seen[Statement]:
         st, uid, dist = seen.actual, ctx.req.ref.uid, ctx.of(DISTRIBUTION).actual
         assert st is not None and st.bucket is not None and dist is not None
-        _put_statement(st.bucket, st.region, bucket_statement(st.bucket, dist.dist["ARN"], uid), uid)
-        if st.previous:
-            _put_statement(st.previous, st.previous_region, None, uid)
+        policy = _with_statement(st.policy, bucket_statement(st.bucket, dist.dist["ARN"], uid), uid)
+        write_bucket_policy(st.bucket, st.region, policy)
+        if st.previous:  # not read by observe: read here, once
+            write_bucket_policy(
+                st.previous, st.previous_region, _with_statement(read_bucket_policy(st.previous, st.previous_region), None, uid)
+            )
         return Seen(
-            exists=True, actual=Statement(st.bucket, st.region, None, st.region), owner_uid=uid, identifiers=seen.identifiers
+            exists=True,
+            actual=Statement(st.bucket, st.region, None, st.region, policy),
+            owner_uid=uid,
+            identifiers=seen.identifiers,
         )
 
     def delete(self, ctx: Ctx, seen: Seen[Statement]) -> str | None:
-        assert seen.actual is not None
-        for bucket, region in ((seen.actual.bucket, seen.actual.region), (seen.actual.previous, seen.actual.previous_region)):
-            if bucket:
-                _put_statement(bucket, region, None, ctx.req.ref.uid)
+        st, uid = seen.actual, ctx.req.ref.uid
+        assert st is not None
+        if st.bucket:
+            write_bucket_policy(st.bucket, st.region, _with_statement(st.policy, None, uid))
+        if st.previous:
+            write_bucket_policy(
+                st.previous, st.previous_region, _with_statement(read_bucket_policy(st.previous, st.previous_region), None, uid)
+            )
         return None
 
 

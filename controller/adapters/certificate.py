@@ -23,6 +23,7 @@ from ..core.conditions import Cond
 from ..core.parts import Context, Seen
 from ..errors import InvalidSpecError, TerminalError
 from .common import tag_dict, tag_list
+from .dns import upsert_records
 
 CONDITION = "CertificateIssued"
 EMAIL_LOCALS = ("admin", "administrator", "hostmaster", "postmaster", "webmaster")
@@ -72,23 +73,6 @@ def validation_emails(cs: CertSettings, cert: Mapping[str, Any]) -> list[str]:
         return emails
     domain = cs.validation_domain or cs.domains[0].removeprefix("*.")
     return [f"{local}@{domain}" for local in EMAIL_LOCALS]
-
-
-def upsert_records(zone: str, records: list[dict[str, str]], comment: str, alias_zone: str | None = None) -> None:
-    """UPSERT records in a Route 53 zone: A/AAAA as aliases to `alias_zone` targets, others as plain records."""
-    if not records:
-        return
-    changes = []
-    for r in records:
-        rrset: dict[str, Any] = {"Name": r["name"], "Type": r["type"]}
-        if r["type"] in ("A", "AAAA"):
-            rrset["AliasTarget"] = {"HostedZoneId": alias_zone, "DNSName": r["value"], "EvaluateTargetHealth": False}
-        else:
-            rrset.update(TTL=300, ResourceRecords=[{"Value": r["value"]}])
-        changes.append({"Action": "UPSERT", "ResourceRecordSet": rrset})
-    client("route53", "us-east-1").change_resource_record_sets(
-        HostedZoneId=zone, ChangeBatch={"Comment": comment[:256], "Changes": changes}
-    )
 
 
 class CertificatePart(Generic[SpecT]):

@@ -16,8 +16,24 @@ from typing import Any, Generic
 from ..aws.clients import client
 from ..core.adapter import SpecT
 from ..core.parts import Context, Seen
-from .certificate import upsert_records
 from .common import compare
+
+
+def upsert_records(zone: str, records: list[dict[str, str]], comment: str, alias_zone: str | None = None) -> None:
+    """UPSERT records in a Route 53 zone: A/AAAA as aliases to `alias_zone` targets, others as plain records."""
+    if not records:
+        return
+    changes = []
+    for r in records:
+        rrset: dict[str, Any] = {"Name": r["name"], "Type": r["type"]}
+        if r["type"] in ("A", "AAAA"):
+            rrset["AliasTarget"] = {"HostedZoneId": alias_zone, "DNSName": r["value"], "EvaluateTargetHealth": False}
+        else:
+            rrset.update(TTL=300, ResourceRecords=[{"Value": r["value"]}])
+        changes.append({"Action": "UPSERT", "ResourceRecordSet": rrset})
+    client("route53", "us-east-1").change_resource_record_sets(
+        HostedZoneId=zone, ChangeBatch={"Comment": comment[:256], "Changes": changes}
+    )
 
 
 @dataclass(frozen=True)

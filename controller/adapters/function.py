@@ -39,13 +39,6 @@ STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:Ge
 Nodes = Mapping[tuple[str, str], Mapping[str, Any]]
 
 
-def _wiring_of(kind: str, wiring: Mapping[str, Wiring]) -> Wiring:
-    found = wiring.get(kind)
-    if found is None:  # the core refuses such a connection before observe; this is a second line
-        raise InvalidSpecError(f"spec.connections: {kind} cannot be connected to (it declares no wiring)")
-    return found
-
-
 @dataclass(frozen=True)
 class Lambda:
     """What observe read that update/delete need again."""
@@ -69,7 +62,7 @@ def environment(spec: FunctionSpec, nodes: Nodes, wiring: Mapping[str, Wiring]) 
     name gets _2, _3, ..."""
     env = dict(spec.environment)
     for c in spec.connections:
-        for key, value in _wiring_of(c.kind, wiring).environment(nodes[(c.kind, c.name)]):
+        for key, value in wiring[c.kind].environment(nodes[(c.kind, c.name)]):
             name, n = key, 1
             while name in env:
                 n += 1
@@ -93,7 +86,7 @@ def policy_document(
         }
     ]
     for i, c in enumerate(spec.connections, start=1):
-        granted = _wiring_of(c.kind, wiring).statements(nodes[(c.kind, c.name)], ctx, c.access)
+        granted = wiring[c.kind].grants(nodes[(c.kind, c.name)], ctx, c.access)
         for j, stmt in enumerate(granted):
             sid = f"Connection{i}{c.kind.removeprefix('Stackery')}" + (str(j + 1) if j else "")
             statements.append({"Sid": sid, "Effect": "Allow", **stmt})

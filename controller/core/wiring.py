@@ -35,6 +35,3 @@ class Wiring:
 
     def environment(self, status: Mapping[str, Any]) -> list[tuple[str, str]]:
         return [(name, str(status.get(field) or "")) for name, field in self.env]
-
-    def statements(self, status: Mapping[str, Any], ctx: GrantContext, access: Access = "ReadWrite") -> list[Statement]:
-        return self.grants(status, ctx, access)

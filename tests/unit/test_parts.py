@@ -61,8 +61,8 @@ class FakePart:
         return self.observe(ctx)
 
     def delete(self, ctx: Context[Any], seen: Seen[str]) -> str | None:
-        for other, state in self.cloud.items.items():
-            assert self.name not in getattr(PARTS.get(other), "after", ()) or state is None, f"{self.name} deleted before {other}"
+        dependents = [p.name for p in PARTS.values() if self.name in p.after and p.name in self.cloud.items]
+        assert not dependents, f"{self.name} deleted before {dependents}"
         self.cloud.log.append(f"delete {self.name}")
         if self.name in self.cloud.slow_delete:
             self.cloud.items[self.name] = "deleting"
