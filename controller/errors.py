@@ -34,6 +34,12 @@ class OwnershipConflictError(TerminalError):
     reason = "OwnershipConflict"
 
 
+class OutOfScopeError(TerminalError):
+    """A spec names something outside its namespace's scope (see controller.policy); no AWS write made."""
+
+    reason = "OutOfScope"
+
+
 class RecoverableError(StackeryError):
     """Transient: throttling, 5xx, timeouts, network. Retried with exponential backoff."""
 

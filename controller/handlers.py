@@ -16,17 +16,20 @@ import kopf
 from prometheus_client import start_http_server
 
 from . import GROUP, VERSION, metrics
+from .aws.clients import acting_as
 from .aws.errors import classify
 from .core.adapter import ObjectRef
 from .core.reconciler import Managed, Reconciler, Result
 from .kube import KubeCluster
 from .locks import ObjectLocks
+from .policy import load as load_policy
 from .registry import KINDS, WIRING, KindInfo
 from .settings import Settings
 from .statuscache import StatusCache
 
 log = logging.getLogger(__name__)
 SETTINGS = Settings()
+POLICY = load_policy(SETTINGS.policy_file)
 CLUSTER = KubeCluster()
 LOCKS = ObjectLocks()
 FINALIZER = "stackery.io/finalizer"
@@ -84,12 +87,14 @@ def handle(body: kopf.Body, patch: kopf.Patch, *, kind: str, always: bool, wait:
         if not got:
             return
         obj = _managed(kind, body)
-        if delete:
-            result = rec.finalize(obj)
-        elif always or rec.is_due(obj):
-            result = rec.reconcile(obj)
-        else:
-            return
+        # every AWS call of this pass runs as the namespace's identity (policy), or the operator's own
+        with acting_as(POLICY.scope(obj.ref.namespace).identity):
+            if delete:
+                result = rec.finalize(obj)
+            elif always or rec.is_due(obj):
+                result = rec.reconcile(obj)
+            else:
+                return
     _apply(result, body, patch)
     if delete and not result.done:
         raise kopf.TemporaryError(
@@ -110,6 +115,7 @@ def _register(info: KindInfo) -> None:
         classify=classify,
         status_fields=info.status_fields,
         wiring=WIRING,
+        policy=POLICY,
     )
     res = (GROUP, VERSION, info.plural)
     on = functools.partial(functools.partial, handle, kind=info.kind)

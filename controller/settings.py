@@ -42,6 +42,8 @@ class Settings:
     """Port of the /metrics and /healthz HTTP endpoint (0 disables it)."""
     namespaces: tuple[str, ...] = field(default_factory=lambda: tuple(n for n in _env("STACKERY_NAMESPACES", "").split(",") if n))
     """Namespaces to watch; empty means all namespaces."""
+    policy_file: str = field(default_factory=lambda: _env("STACKERY_POLICY_FILE", ""))
+    """Tenancy policy (controller.policy): per-namespace scope and AWS identity. Empty: built-in defaults."""
     workers: int = field(default_factory=lambda: int(_env("STACKERY_WORKERS", "8")))
     """Threads running blocking AWS calls."""
 

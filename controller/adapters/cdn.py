@@ -27,6 +27,7 @@ from ..aws.clients import client, error_code, or_none
 from ..core.adapter import Diff, NodeRef, ObjectRef, Reference
 from ..core.conditions import Cond
 from ..core.parts import Composite, Context, Seen
+from ..policy import Claim
 from .certificate import CertificatePart, CertSettings, CertState, validation_records
 from .cloudfront import (
     CF_REGION,
@@ -350,3 +351,6 @@ class CDNAdapter(Composite[CDNSpec]):
 
     def references(self, spec: CDNSpec) -> list[Reference]:
         return [NodeRef("StackeryObjectStore", spec.object_store)]
+
+    def claims(self, spec: CDNSpec) -> list[Claim]:
+        return [Claim("domain", f"spec.domains[{i}]", d) for i, d in enumerate(spec.domains)]

@@ -21,12 +21,13 @@ def short_hash(*parts: str, length: int = 8) -> str:
 
 
 def dns_name(prefix: str, ref: ObjectRef, *, max_len: int) -> str:
-    """prefix-namespace-name, lowercased, [a-z0-9-] only, shortened with a stable hash when too long."""
+    """prefix-namespace-name-hash: lowercased, [a-z0-9-] only, always ending in a short hash of the exact
+    (namespace, name) pair. Namespace and name may both contain '-' (and names '.'), so no separator can
+    keep `ns`+`a-late` apart from `ns-a`+`late`, or `my.bucket` from `my-bucket`: the hash does. When
+    too long, the readable part is shortened; the hash stays."""
+    suffix = short_hash(ref.namespace, ref.name)
     raw = re.sub(r"[^a-z0-9-]+", "-", f"{prefix}-{ref.namespace}-{ref.name}".lower()).strip("-")
     raw = re.sub(r"-{2,}", "-", raw)
-    if len(raw) <= max_len:
-        return raw
-    suffix = short_hash(ref.namespace, ref.name)
     return raw[: max_len - len(suffix) - 1].rstrip("-") + "-" + suffix
 
 

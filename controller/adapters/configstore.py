@@ -18,6 +18,7 @@ from ..api.configstore import ConfigStoreSpec, Parameter
 from ..aws.clients import client, error_code
 from ..core.adapter import DeleteResult, Diff, ObjectRef, Observation, Reference, Request, SecretKey
 from ..core.wiring import Access, GrantContext, Statement, Wiring
+from ..policy import Claim
 from .common import owner_of, tag_dict, tag_list
 
 Req = Request[ConfigStoreSpec]
@@ -63,6 +64,9 @@ class ConfigStoreAdapter:
             {(p.secret_key_ref.name, p.secret_key_ref.key) for p in spec.parameters.values() if p.secret_key_ref is not None}
         )
         return [SecretKey(name, key) for name, key in keys]
+
+    def claims(self, spec: ConfigStoreSpec) -> list[Claim]:
+        return [Claim("ssmPath", "spec.path", spec.path)] if spec.path else []
 
     def _read(self, req: Req) -> dict[str, dict[str, Any]]:
         ssm = client("ssm", req.region)

@@ -25,6 +25,7 @@ from ..aws.clients import account_id, client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import InvalidSpecError, OwnershipConflictError, RecoverableError
+from ..policy import Claim
 from .common import canon, compare, dns_name, foreign, owner_of
 
 Req = Request[FunctionSpec]
@@ -137,6 +138,21 @@ class FunctionAdapter:
             refs.append(NodeRef("StackeryObjectStore", spec.code.object_store.name))
         return list(dict.fromkeys(refs))
 
+    def claims(self, spec: FunctionSpec) -> list[Claim]:
+        claims: list[Claim] = []
+        if spec.role_arn:
+            claims.append(Claim("roleArn", "spec.roleArn", spec.role_arn))
+        if spec.code.s3 is not None:
+            claims.append(Claim("codeBucket", "spec.code.s3.bucket", spec.code.s3.bucket))
+        if spec.code.image_uri:
+            claims.append(Claim("image", "spec.code.imageUri", spec.code.image_uri))
+        return claims
+
+    @staticmethod
+    def role_path(req: Req) -> str:
+        """/stackery/<namespace>/: the namespace's own roles, which its Functions may name in spec.roleArn."""
+        return f"/stackery/{req.ref.namespace}/"
+
     @staticmethod
     def role_name(req: Req) -> str:
         return dns_name("stackery-fn", req.ref, max_len=64)
@@ -150,7 +166,7 @@ class FunctionAdapter:
                     "set spec.stream.enabled: true on the table, or remove the trigger"
                 )
         account = account_id(req.region)
-        role_arn = spec.role_arn or f"arn:aws:iam::{account}:role/stackery/{self.role_name(req)}"
+        role_arn = spec.role_arn or f"arn:aws:iam::{account}:role{self.role_path(req)}{self.role_name(req)}"
         code, code_hash = code_args(spec, req.nodes)
         config: dict[str, Any] = {
             "MemorySize": spec.memory_size,
@@ -249,7 +265,7 @@ class FunctionAdapter:
         try:
             iam.create_role(
                 RoleName=role,
-                Path="/stackery/",
+                Path=self.role_path(req),
                 AssumeRolePolicyDocument=json.dumps(TRUST),
                 Description=f"Execution role of StackeryFunction {req.ref.namespace}/{req.ref.name}",
                 Tags=[{"Key": k, "Value": v} for k, v in sorted(req.tags().items())],

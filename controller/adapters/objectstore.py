@@ -20,6 +20,7 @@ from ..aws.clients import client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import BlockedError, TerminalError
+from ..policy import Claim
 from .common import (
     compare,
     dns_name,
@@ -157,6 +158,9 @@ class ObjectStoreAdapter:
 
     def references(self, spec: ObjectStoreSpec) -> list[Reference]:
         return []
+
+    def claims(self, spec: ObjectStoreSpec) -> list[Claim]:
+        return []  # bucketName: a new name, or a bucket tagged as this object's (ownership tags)
 
     def _get(self, s3: Any, op: str, bucket: str, *missing: str) -> Any:
         return or_none(lambda: getattr(s3, op)(Bucket=bucket), *missing)

@@ -18,6 +18,7 @@ from ..aws.clients import client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import BlockedError, InvalidSpecError, WaitingError
+from ..policy import Claim
 from .common import compare, dns_name, foreign, owner_of, tag_dict, tag_list
 from .dynamodb import (
     DIMENSIONS,
@@ -71,6 +72,9 @@ class TableAdapter:
 
     def references(self, spec: TableSpec) -> list[Reference]:
         return []
+
+    def claims(self, spec: TableSpec) -> list[Claim]:
+        return []  # tableName: a new name, or a table tagged as this object's (ownership tags)
 
     def observe(self, req: Req) -> Observation[Table]:
         ddb = client("dynamodb", req.region)

@@ -77,12 +77,12 @@ class CommonSpec(Model):
     # CEL rules on the spec object; subclasses extend this list.
     cel_rules: ClassVar[list[dict[str, str]]] = [
         {
-            "rule": "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",
+            "rule": "!has(self.region) || !has(oldSelf.region) || self.region == oldSelf.region",
             "message": "region is immutable: create a new object in the other region instead",
         },
         {
-            "rule": "!has(self.tags) || self.tags.all(k, size(k) >= 1 && size(k) <= 128 && !k.startsWith('stackery.io/'))",
-            "message": "tag keys must be 1-128 characters and must not start with stackery.io/ (reserved for ownership tags)",
+            "rule": "!has(self.tags) || self.tags.all(k, size(k) >= 1 && size(k) <= 128 && !k.startsWith('stackery.io/') && !k.lowerAscii().startsWith('aws:'))",
+            "message": "tag keys must be 1-128 characters and must not start with stackery.io/ (ownership tags) or aws: (reserved by AWS)",
         },
     ]
 
@@ -125,6 +125,11 @@ class CommonStatus(Model):
     next_check_at: str | None = Field(default=None, description="When the operator will look at AWS again.")
     failures: int | None = Field(default=None, description="Consecutive failed reconciles (drives backoff).")
     ready_at: str | None = Field(default=None, description="When the object first became Ready.")
+    resource_name: str | None = Field(
+        default=None,
+        description="Name of the main AWS resource this object holds (kept, so a resource is never renamed).",
+    )
+    resource_region: str | None = Field(default=None, description="Region of the resources this object holds.")
     pending_create: str | None = Field(
         default=None, description="Name of an AWS resource being created right now (crash safety marker)."
     )

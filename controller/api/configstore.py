@@ -71,6 +71,10 @@ class ConfigStoreSpec(CommonSpec):
             "message": "path is immutable: create a new StackeryConfigStore for another path",
         },
         {
+            "rule": "!has(self.path) || !self.path.lowerAscii().matches('^/(aws|ssm)')",
+            "message": "path must not start with /aws or /ssm: SSM reserves those names",
+        },
+        {
             "rule": "!has(self.parameters) || self.parameters.all(k, k.matches('^[a-zA-Z0-9_.-]+(/[a-zA-Z0-9_.-]+)*$'))",
             "message": "parameter keys may contain letters, digits, _ . - and / between segments",
         },

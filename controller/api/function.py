@@ -8,9 +8,11 @@ stream. The execution role is created and owned by the function unless roleArn i
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .common import K8S_NAME_PATTERN, CommonSpec, CommonStatus, Model
 
@@ -53,15 +55,34 @@ class Code(Model):
 
     object_store: ObjectStoreCode | None = Field(default=None, description="A zip in a StackeryObjectStore.")
     s3: S3Code | None = Field(default=None, description="A zip in an S3 bucket.")
-    zip_base64: str | None = Field(default=None, max_length=65536, description="A small zip, base64-encoded, inline.")
+    zip_base64: str | None = Field(
+        default=None,
+        max_length=65536,
+        pattern=r"^[A-Za-z0-9+/]*={0,2}$",
+        description="A small zip, base64-encoded (standard alphabet, padded), inline.",
+    )
     image_uri: str | None = Field(default=None, max_length=512, description="A container image URI (ECR).")
 
     cel_rules: ClassVar[list[dict[str, str]]] = [
         {
+            "rule": "!has(self.zipBase64) || size(self.zipBase64) % 4 == 0",
+            "message": "code.zipBase64 must be padded base64 (its length a multiple of 4): use `base64 -w0 code.zip`",
+        },
+        {
             "rule": "[has(self.objectStore), has(self.s3), has(self.zipBase64), has(self.imageUri)].filter(x, x).size() == 1",
             "message": "set exactly one of code.objectStore, code.s3, code.zipBase64, code.imageUri",
-        }
+        },
     ]
+
+    @field_validator("zip_base64")
+    @classmethod
+    def _decodes(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                base64.b64decode(v, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("code.zipBase64 is not valid base64: encode the zip with `base64 -w0 code.zip`") from None
+        return v
 
     @model_validator(mode="after")
     def _one(self) -> Code:

@@ -6,12 +6,14 @@ policy denying non-TLS requests; website hosting relaxed those explicitly. Same 
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .common import CommonSpec, CommonStatus, Model
 
+RESERVED_BUCKET = r"^(xn--|sthree-|amzn-s3-demo-)|(-s3alias|--ol-s3|[.]mrap|--x-s3|--table-s3)$"
 BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 
 
@@ -88,10 +90,21 @@ class ObjectStoreSpec(CommonSpec):
             "message": "bucketName must not contain '..' nor look like an IP address",
         },
         {
+            "rule": "!has(self.bucketName) || !self.bucketName.matches('^(xn--|sthree-|amzn-s3-demo-)|(-s3alias|--ol-s3|[.]mrap|--x-s3|--table-s3)$')",
+            "message": "bucketName must not start with xn--, sthree- or amzn-s3-demo- nor end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3 (reserved by S3)",
+        },
+        {
             "rule": "!has(self.encryption) || !has(self.encryption.kmsKeyId) || self.encryption.type == 'aws:kms'",
             "message": "encryption.kmsKeyId is only valid with encryption.type aws:kms",
         },
     ]
+
+    @field_validator("bucket_name")
+    @classmethod
+    def _s3_rules(cls, v: str | None) -> str | None:
+        if v is not None and (re.search(RESERVED_BUCKET, v) or ".." in v or re.fullmatch(r"[0-9]+(\.[0-9]+){3}", v)):
+            raise ValueError("bucketName breaks S3 naming rules (reserved prefix/suffix, '..' or IP-shaped)")
+        return v
 
 
 class ObjectStoreStatus(CommonStatus):

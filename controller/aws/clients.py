@@ -8,15 +8,21 @@ system, so no adapter can forget to count one.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import boto3
 import botocore.config
+import botocore.session
+from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import ClientError
 
 from .. import metrics
+from ..policy import Identity
 
 _THROTTLE_CODES = frozenset(
     {
@@ -32,8 +38,13 @@ _THROTTLE_CODES = frozenset(
 )
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str, str], Any] = {}
 _session: boto3.session.Session | None = None
+_sessions: dict[Identity, boto3.session.Session] = {}
+_acting: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("stackery_identity", default=None)
+SESSION_SECONDS = 3600
+"""Lifetime asked of each assumed-role session; botocore refreshes it 15 (advisory) / 10 (mandatory)
+minutes before it expires, so no call runs on expired credentials."""
 
 _CONFIG = botocore.config.Config(
     retries={"mode": "standard", "max_attempts": 3},
@@ -61,19 +72,72 @@ def _on_exception(service: str) -> Callable[..., None]:
     return handler
 
 
+@contextlib.contextmanager
+def acting_as(identity: Identity | None) -> Iterator[None]:
+    """Every client() made inside uses `identity` (an assumed role for one namespace), or the
+    operator's own credentials when None. Set per reconcile pass by the handlers, so adapters never
+    choose an identity themselves (and cannot pick another namespace's)."""
+    token = _acting.set(identity)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+def _base() -> boto3.session.Session:
+    global _session
+    if _session is None:
+        _session = boto3.session.Session()
+    return _session
+
+
+def _assumed(identity: Identity) -> boto3.session.Session:
+    """A session whose credentials come from STS AssumeRole for `identity`, refreshed before expiry."""
+    sts = _base().client("sts", config=_CONFIG)
+    sts.meta.events.register("after-call", _on_after_call)
+
+    def fetch() -> dict[str, str]:
+        kwargs: dict[str, Any] = {
+            "RoleArn": identity.role_arn,
+            "RoleSessionName": identity.session_name or "stackery-operator",
+            "DurationSeconds": SESSION_SECONDS,
+            "Tags": [{"Key": "stackery.io/namespace", "Value": identity.namespace}] if identity.namespace else [],
+        }
+        if identity.external_id:
+            kwargs["ExternalId"] = identity.external_id
+        creds = sts.assume_role(**kwargs)["Credentials"]
+        expiry = creds["Expiration"]
+        if isinstance(expiry, datetime):
+            expiry = expiry.astimezone(UTC).isoformat()
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": str(expiry),
+        }
+
+    core = botocore.session.get_session()
+    core._credentials = RefreshableCredentials.create_from_metadata(  # noqa: SLF001 - botocore's documented pattern
+        metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
+    )
+    return boto3.session.Session(botocore_session=core)
+
+
 def client(service: str, region: str) -> Any:
-    """A shared, instrumented boto3 client."""
-    key = (service, region)
+    """A shared, instrumented boto3 client for the identity acting now (see acting_as)."""
+    identity = _acting.get()
+    key = (service, region, identity.role_arn if identity else "")
     c = _clients.get(key)
     if c is not None:
         return c
-    global _session
     with _lock:
         c = _clients.get(key)
         if c is None:
-            if _session is None:
-                _session = boto3.session.Session()
-            c = _session.client(service, region_name=region, config=_CONFIG)
+            if identity is None:
+                session = _base()
+            else:
+                session = _sessions.get(identity) or _sessions.setdefault(identity, _assumed(identity))
+            c = session.client(service, region_name=region, config=_CONFIG)
             c.meta.events.register("after-call", _on_after_call)
             c.meta.events.register("after-call-error", _on_exception(service))
             _clients[key] = c
@@ -81,11 +145,12 @@ def client(service: str, region: str) -> Any:
 
 
 def reset() -> None:
-    """Forget cached clients (tests that change AWS_ENDPOINT_URL)."""
+    """Forget cached clients and sessions (tests that change AWS_ENDPOINT_URL)."""
     global _session
     with _lock:
         _clients.clear()
         _accounts.clear()
+        _sessions.clear()
         _session = None
 
 
@@ -108,13 +173,16 @@ def or_none(call: Callable[[], T], *codes: str) -> T | None:
         raise
 
 
-_accounts: dict[str, str] = {}
+_accounts: dict[tuple[str, str], str] = {}
 
 
 def account_id(region: str) -> str:
-    """The caller's AWS account id (STS GetCallerIdentity once per region per process)."""
-    acct = _accounts.get(region)
+    """The acting identity's AWS account id (STS GetCallerIdentity once per identity and region per
+    process): a namespace mapped to a role in another account builds ARNs in that account."""
+    identity = _acting.get()
+    key = (identity.role_arn if identity else "", region)
+    acct = _accounts.get(key)
     if acct is None:
         acct = str(client("sts", region).get_caller_identity()["Account"])
-        _accounts[region] = acct
+        _accounts[key] = acct
     return acct

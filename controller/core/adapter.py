@@ -12,6 +12,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from ..policy import Claim
 from .conditions import Cond
 from .wiring import Wiring
 
@@ -154,6 +155,11 @@ class Adapter(Protocol[SpecT, ActualT]):
 
     def references(self, spec: SpecT) -> list[Reference]:
         """Secret keys and other nodes this spec needs resolved before observe."""
+        ...
+
+    def claims(self, spec: SpecT) -> list[Claim]:
+        """User-chosen names and references outside the object's own resources (an SSM path, a role ARN,
+        a code bucket, a domain): the core checks them against the namespace's scope before any AWS call."""
         ...
 
     def observe(self, req: Request[SpecT]) -> Observation[ActualT]: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Generic
 
@@ -20,12 +21,14 @@ from .. import metrics
 from ..errors import (
     BlockedError,
     InvalidSpecError,
+    OutOfScopeError,
     OwnershipConflictError,
     RecoverableError,
     StackeryError,
     TerminalError,
     WaitingError,
 )
+from ..policy import Claim, Policy
 from ..settings import Settings
 from . import conditions
 from .adapter import Adapter, DeleteResult, Diff, NodeRef, Observation, Request, SecretKey, SpecT
@@ -55,6 +58,7 @@ class Reconciler(Generic[SpecT]):
         classify: Classifier,
         status_fields: frozenset[str] | None = None,
         wiring: Mapping[str, Wiring] | None = None,
+        policy: Policy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.kind = kind
@@ -63,6 +67,8 @@ class Reconciler(Generic[SpecT]):
         self.status = StatusWriter(kind=kind, settings=settings, status_fields=status_fields, clock=clock)
         self.wiring = dict(wiring or {})
         """Every wireable kind's Wiring (from the registry), handed to adapters that make connections."""
+        self.policy = policy or Policy()
+        """Tenancy policy: what each namespace may name or reach (controller.policy)."""
         self.cluster = cluster
         self.settings = settings
         self.classify = classify
@@ -94,9 +100,12 @@ class Reconciler(Generic[SpecT]):
             problems = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
             raise InvalidSpecError(f"invalid spec: {problems}") from None
 
-    def _request(self, obj: Managed, spec: SpecT, *, need_inputs: bool = True) -> Request[SpecT]:
+    def _request(self, obj: Managed, spec: SpecT, *, need_inputs: bool = True, deleting: bool = False) -> Request[SpecT]:
         adopt_name = obj.annotations.get(EXTERNAL_NAME_ANNOTATION)
-        external = adopt_name or self.adapter.external_name(obj.ref, spec)
+        # What the object already holds keeps its name, so a change of the naming scheme never renames
+        # (and so duplicates) a resource; a changed adoption annotation is handled in _switch.
+        held = obj.status.get("resourceName")
+        external = adopt_name or held or self.adapter.external_name(obj.ref, spec)
         inputs: dict[str, str] = {}
         nodes: dict[tuple[str, str], Mapping[str, Any]] = {}
         missing: list[str] = []
@@ -130,6 +139,15 @@ class Reconciler(Generic[SpecT]):
                 retry_after=self.settings.wait_seconds,
             )
         region = getattr(spec, "region", None) or self.settings.region
+        held_region = obj.status.get("resourceRegion")
+        if held_region and deleting:
+            region = held_region  # delete what exists where it is
+        elif held_region and held_region != region:
+            raise InvalidSpecError(
+                f"spec.region {region} differs from {held_region}, where this object's AWS resources are: region is "
+                f"immutable. Set spec.region: {held_region} (or remove it if that is the operator's default), or "
+                "create a new object in the other region."
+            )
         crashed_create = obj.status.get("pendingCreate") == external
         return Request(
             ref=obj.ref,
@@ -157,12 +175,72 @@ class Reconciler(Generic[SpecT]):
                 f"set the annotation {EXTERNAL_NAME_ANNOTATION}={req.external_name}; otherwise choose another name."
             )
 
+    def _check_scope(self, obj: Managed, claims: list[Claim]) -> None:
+        """Before any AWS call: every user-chosen reference must be in the namespace's scope."""
+        scope = self.policy.scope(obj.ref.namespace)
+        for claim in claims:
+            problem = scope.violation(claim)
+            if problem:
+                raise OutOfScopeError(problem)
+
     def _sync(self, obj: Managed) -> Outcome:
         spec = self._parse(obj)
+        self._check_scope(obj, self.adapter.claims(spec))
         req = self._request(obj, spec)
+        notes: list[Event] = []
+        out = self._converge(obj, spec, req, notes)
+        if out.obs is not None and out.obs.exists and out.obs.owner_uid == obj.ref.uid:
+            out = replace(out, held=(req.external_name, req.region))
+        return replace(out, notes=(*notes, *out.notes)) if notes else out
+
+    def _switch(self, obj: Managed, spec: SpecT, req: Request[SpecT], notes: list[Event]) -> Outcome | None:
+        """The adoption annotation now names another resource than the one this object holds: release the
+        held one per deletionPolicy, with an Event, before taking on the new one (never orphan it silently).
+        None when there is nothing (left) to release."""
+        held = obj.status.get("resourceName")
+        if not held or held == req.external_name:
+            return None
+        old = replace(req, external_name=held, adopt=False)
+        obs = self.adapter.observe(old)
+        if not obs.exists or obs.empty or obs.owner_uid != obj.ref.uid:
+            return None
+        if self._deletion_policy(spec) == "Retain":
+            notes.append(
+                Event(
+                    "Normal",
+                    "PreviousRetained",
+                    f"{held} left in place (deletionPolicy Retain); now managing {req.external_name}",
+                )
+            )
+            return None
+        res = DeleteResult(done=False) if obs.deleting else self.adapter.delete(old, obs)
+        if res.done and (res.confirmed or self._gone(obj, self.adapter.observe(old))):
+            notes.append(
+                Event(
+                    "Normal", "PreviousDeleted", f"deleted {held}, replaced by {req.external_name} ({EXTERNAL_NAME_ANNOTATION})"
+                )
+            )
+            return None
+        return Outcome(
+            "waiting",
+            "ReleasingPrevious",
+            res.message or f"deleting {held} (deletionPolicy Delete) before taking over {req.external_name}",
+            retry_after=self.settings.wait_seconds,
+        )
+
+    def _deletion_policy(self, spec: SpecT) -> str:
+        return getattr(spec, "deletion_policy", None) or self.settings.default_deletion_policy
+
+    def _converge(self, obj: Managed, spec: SpecT, req: Request[SpecT], notes: list[Event]) -> Outcome:
         observe_only = getattr(spec, "management_policy", "Manage") == "ObserveOnly"
+        if not observe_only:
+            switching = self._switch(obj, spec, req, notes)
+            if switching is not None:
+                return switching
         obs = self.adapter.observe(req)
         self._check_owner(req, obs, observe_only=observe_only)
+        if obs.exists and obs.owner_uid is None and req.adopt and obj.status.get("pendingCreate") != req.external_name:
+            self._check_scope(obj, [Claim("adopt", f"annotation {EXTERNAL_NAME_ANNOTATION}", req.external_name)])
 
         if observe_only:
             if not obs.exists:
@@ -253,7 +331,7 @@ class Reconciler(Generic[SpecT]):
             return self._released(
                 obj, Event("Warning", "InvalidSpec", f"{exc.message}; AWS resources, if any, were left in place")
             )
-        policy = getattr(spec, "deletion_policy", None) or self.settings.default_deletion_policy
+        policy = self._deletion_policy(spec)
         if policy == "Retain" or getattr(spec, "management_policy", "Manage") == "ObserveOnly":
             return self._released(
                 obj,
@@ -266,23 +344,17 @@ class Reconciler(Generic[SpecT]):
             )
         notes: list[Event] = []
         try:
-            req = self._request(obj, spec, need_inputs=False)  # deleting needs no Secret values
-            obs = self.adapter.observe(req)
-            if not (obs.exists or obs.residual or obs.deleting):
-                return self._released(obj, Event("Normal", "Deleted", f"{req.external_name} is gone"))
-            if obs.exists and obs.owner_uid != obj.ref.uid and not obs.deleting:
-                return self._released(
-                    obj, Event("Warning", "NotOwned", f"{req.external_name} is not owned by this object; left in place")
-                )
-            if obs.deleting:
-                res = DeleteResult(done=False, message=obs.waiting or f"waiting for AWS to finish deleting {req.external_name}")
+            req = self._request(obj, spec, need_inputs=False, deleting=True)  # deleting needs no Secret values
+            held = obj.status.get("resourceName")
+            # what the object holds, and (after a changed adoption annotation) what it was about to take on
+            names = [held] if held and held != req.external_name else []
+            for name in [*names, req.external_name]:
+                step = self._delete_one(obj, replace(req, external_name=name), notes)
+                if step is not None:
+                    outcome = step
+                    break
             else:
-                res = self.adapter.delete(req, obs)
-            notes = [Event("Normal", reason, message) for reason, message in res.notes]
-            if res.done and (res.confirmed or self._gone(obj, self.adapter.observe(req))):
-                return self._released(obj, *notes, Event("Normal", "Deleted", f"deleted {req.external_name}"))
-            message = res.message or f"delete of {req.external_name} accepted; waiting for AWS to confirm it is gone"
-            outcome = Outcome("deleting", "Deleting", message, retry_after=self.settings.wait_seconds)
+                return self._released(obj, *notes)
         except Exception as exc:  # noqa: BLE001
             outcome = self._from_error(obj, exc)
         result = self.status.result(obj, outcome, generation_done=False)
@@ -290,11 +362,36 @@ class Reconciler(Generic[SpecT]):
         result.events = [*notes, *result.events]
         return result
 
+    def _delete_one(self, obj: Managed, req: Request[SpecT], notes: list[Event]) -> Outcome | None:
+        """Delete one held resource: None when it is gone (or not ours), else the outcome to wait on."""
+        name = req.external_name
+        obs = self.adapter.observe(req)
+        if not (obs.exists or obs.residual or obs.deleting):
+            notes.append(Event("Normal", "Deleted", f"{name} is gone"))
+            return None
+        # untagged, but this object was creating it when a later call failed: it is ours to remove
+        leftover = obs.owner_uid is None and obj.status.get("pendingCreate") == name
+        if obs.exists and obs.owner_uid != obj.ref.uid and not (obs.deleting or leftover):
+            notes.append(Event("Warning", "NotOwned", f"{name} is not owned by this object; left in place"))
+            return None
+        if obs.deleting:
+            res = DeleteResult(done=False, message=obs.waiting or f"waiting for AWS to finish deleting {name}")
+        else:
+            res = self.adapter.delete(req, obs)
+        notes.extend(Event("Normal", reason, message) for reason, message in res.notes)
+        if res.done and (res.confirmed or self._gone(obj, self.adapter.observe(req), leftover=leftover)):
+            notes.append(Event("Normal", "Deleted", f"deleted {name}"))
+            return None
+        message = res.message or f"delete of {name} accepted; waiting for AWS to confirm it is gone"
+        return Outcome("deleting", "Deleting", message, retry_after=self.settings.wait_seconds)
+
     @staticmethod
-    def _gone(obj: Managed, obs: Observation[Any]) -> bool:
+    def _gone(obj: Managed, obs: Observation[Any], *, leftover: bool = False) -> bool:
         """Nothing of ours is left: not found, not deleting, no residual parts (an empty virtual resource
         or another owner's resource at our name counts as gone for us)."""
         if obs.deleting or obs.residual:
+            return False
+        if leftover and obs.exists and obs.owner_uid is None:
             return False
         return not obs.exists or obs.empty or obs.owner_uid != obj.ref.uid
 

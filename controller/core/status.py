@@ -62,6 +62,10 @@ class Outcome:
     drift: tuple[Diff, ...] = ()
     corrected: tuple[Diff, ...] = ()
     retry_after: float | None = None
+    notes: tuple[Event, ...] = ()
+    """Events of things done on the way (e.g. a previous resource released), posted before the rest."""
+    held: tuple[str, str] | None = None
+    """(name, region) of the main AWS resource this object now holds, recorded as resourceName/Region."""
 
 
 def fmt(v: Any) -> str | None:
@@ -140,6 +144,8 @@ class StatusWriter:
             # the resource was seen (tagged): a create that was under way is over. After a failed create
             # the marker stays, so an untagged leftover of it is still recognised as ours next time.
             status["pendingCreate"] = None
+        if out.held is not None:
+            status["resourceName"], status["resourceRegion"] = out.held
         if generation_done:
             status["observedGeneration"] = obj.generation
         if out.obs is not None:
@@ -155,7 +161,7 @@ class StatusWriter:
             for d in out.drift
         ]
 
-        events = self._events(old_conds, conds, out)
+        events = [*out.notes, *self._events(old_conds, conds, out)]
         self._progress_metrics(obj, old_conds, out, now)
         ready = conditions.is_true(conds, conditions.READY)
         if ready and not old.get("readyAt"):

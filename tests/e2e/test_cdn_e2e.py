@@ -9,6 +9,8 @@ import time
 
 import testbed
 
+from tests.unit.helpers import aws_name
+
 from .conftest import aws, cond, ready, wait_for
 from .test_objectstore_e2e import ROOT
 
@@ -67,7 +69,7 @@ def test_cdn_progress_policy_coexistence_and_delete(bed: testbed.TestBed) -> Non
 
     # both statements live in the bucket policy and neither object reports drift across resyncs
     s3 = aws(bed, "s3")
-    bucket = "stackery-default-www-content"
+    bucket = aws_name("default", "www-content")
     sids = [s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]]
     assert sids[0] == "StackeryObjectStoreDenyInsecureTransport" and sids[1].startswith("StackeryCDN")
     first = {

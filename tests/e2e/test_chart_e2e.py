@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import testbed
 
+from tests.unit.helpers import aws_name
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts/stackery-operator"
 
@@ -127,7 +129,7 @@ def test_namespaced_install_works_with_roles_only(bed: testbed.TestBed) -> None:
             }
         )
         obj = wait_for(lambda: ready(bed, "stackeryobjectstore", "scoped", "team-ns"), timeout=60, what="scoped Ready")
-        assert obj["status"]["externalName"] == "stackery-team-ns-scoped"
+        assert obj["status"]["externalName"] == aws_name("team-ns", "scoped")
         bed.kubectl("delete", "stackeryobjectstore", "scoped", "-n", "team-ns", "--timeout=60s")
     finally:
         bed.stop_operator()

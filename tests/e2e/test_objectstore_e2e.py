@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import testbed
 
+from tests.unit.helpers import aws_name
+
 from .conftest import apply, aws, cond, metric, object_store, put_object, ready, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,16 +22,19 @@ def test_example_becomes_ready_with_status_columns_and_outputs(bed: testbed.Test
     bed.kubectl("apply", "-f", str(ROOT / "examples/objectstore.yaml"))
     obj = wait_for(lambda: ready(bed, "stackeryobjectstore", "uploads"), timeout=60, what="uploads Ready")
     st = obj["status"]
-    assert st["externalName"] == "stackery-default-uploads"
-    assert st["arn"] == "arn:aws:s3:::stackery-default-uploads"
+    assert st["externalName"] == aws_name("default", "uploads")
+    assert st["arn"] == "arn:aws:s3:::" + aws_name("default", "uploads")
     assert cond(obj, "Synced")["status"] == "True" and cond(obj, "Stalled")["status"] == "False"
     table = bed.kubectl("get", "stackery").stdout
-    assert "uploads" in table and "READY" in table and "Available" in table and "stackery-default-uploads" in table
+    assert "uploads" in table and "READY" in table and "Available" in table and aws_name("default", "uploads") in table
     cm = bed.get("configmap", "uploads-outputs")
-    assert cm["data"] == {"BUCKET_NAME": "stackery-default-uploads", "BUCKET_ARN": "arn:aws:s3:::stackery-default-uploads"}
+    assert cm["data"] == {
+        "BUCKET_NAME": aws_name("default", "uploads"),
+        "BUCKET_ARN": "arn:aws:s3:::" + aws_name("default", "uploads"),
+    }
     s3 = aws(bed, "s3")
-    assert s3.get_bucket_versioning(Bucket="stackery-default-uploads")["Status"] == "Enabled"
-    assert tags_of(s3, "stackery-default-uploads")["stackery.io/name"] == "uploads"
+    assert s3.get_bucket_versioning(Bucket=aws_name("default", "uploads"))["Status"] == "Enabled"
+    assert tags_of(s3, aws_name("default", "uploads"))["stackery.io/name"] == "uploads"
     assert metric(bed, "stackery_resource_ready", name="uploads", kind="StackeryObjectStore") == 1.0
 
 
@@ -43,15 +48,15 @@ def test_spec_edit_updates_aws_and_generation(bed: testbed.TestBed) -> None:
     obj = wait_for(lambda: ready(bed, "stackeryobjectstore", "edit-me"), what="edit applied")
     assert obj["status"]["observedGeneration"] == gen + 1
     s3 = aws(bed, "s3")
-    assert s3.get_bucket_versioning(Bucket="stackery-default-edit-me")["Status"] == "Enabled"
-    assert tags_of(s3, "stackery-default-edit-me")["team"] == "api"
+    assert s3.get_bucket_versioning(Bucket=aws_name("default", "edit-me"))["Status"] == "Enabled"
+    assert tags_of(s3, aws_name("default", "edit-me"))["team"] == "api"
 
 
 def test_drift_reported_then_corrected_with_metrics(bed: testbed.TestBed) -> None:
     apply(bed, object_store("drifty", versioning=True, driftPolicy="Report"))
     wait_for(lambda: ready(bed, "stackeryobjectstore", "drifty"), what="drifty Ready")
     s3 = aws(bed, "s3")
-    s3.put_bucket_versioning(Bucket="stackery-default-drifty", VersioningConfiguration={"Status": "Suspended"})
+    s3.put_bucket_versioning(Bucket=aws_name("default", "drifty"), VersioningConfiguration={"Status": "Suspended"})
 
     def drift_reported() -> list[dict[str, str]]:
         return [d for d in bed.get("stackeryobjectstore", "drifty")["status"].get("drift", []) if d["field"] == "versioning"]
@@ -62,20 +67,20 @@ def test_drift_reported_then_corrected_with_metrics(bed: testbed.TestBed) -> Non
     assert cond(obj, "Synced")["reason"] == "DriftDetected" and cond(obj, "Ready")["status"] == "True"
     wait_for(lambda: metric(bed, "stackery_resource_drifted", name="drifty") == 1.0, what="drifted gauge 1")
     # Report leaves AWS alone
-    assert s3.get_bucket_versioning(Bucket="stackery-default-drifty")["Status"] == "Suspended"
+    assert s3.get_bucket_versioning(Bucket=aws_name("default", "drifty"))["Status"] == "Suspended"
     events = bed.kubectl("get", "events", "--field-selector", "involvedObject.name=drifty").stdout
     assert "DriftDetected" in events
 
     bed.kubectl("patch", "stackeryobjectstore", "drifty", "--type=merge", "-p", '{"spec": {"driftPolicy": "Correct"}}')
-    wait_for(lambda: s3.get_bucket_versioning(Bucket="stackery-default-drifty")["Status"] == "Enabled", what="corrected")
+    wait_for(lambda: s3.get_bucket_versioning(Bucket=aws_name("default", "drifty"))["Status"] == "Enabled", what="corrected")
     wait_for(lambda: metric(bed, "stackery_resource_drifted", name="drifty") == 0.0, what="drifted gauge 0")
     obj = wait_for(lambda: ready(bed, "stackeryobjectstore", "drifty"), what="in sync")
     assert obj["status"]["drift"] == []
 
     # with Correct, later drift is put back by the periodic check on its own
-    s3.put_bucket_versioning(Bucket="stackery-default-drifty", VersioningConfiguration={"Status": "Suspended"})
+    s3.put_bucket_versioning(Bucket=aws_name("default", "drifty"), VersioningConfiguration={"Status": "Suspended"})
     wait_for(
-        lambda: s3.get_bucket_versioning(Bucket="stackery-default-drifty")["Status"] == "Enabled",
+        lambda: s3.get_bucket_versioning(Bucket=aws_name("default", "drifty"))["Status"] == "Enabled",
         timeout=60,
         what="drift corrected by resync",
     )
@@ -126,11 +131,11 @@ def test_delete_policies(bed: testbed.TestBed) -> None:
     apply(bed, object_store("full"))
     for n in ("gone", "kept", "full"):
         wait_for(lambda n=n: ready(bed, "stackeryobjectstore", n), what=f"{n} Ready")  # type: ignore[misc]
-    put_object(s3, "stackery-default-full", "precious.txt", b"do not lose me")
+    put_object(s3, aws_name("default", "full"), "precious.txt", b"do not lose me")
 
     bed.kubectl("delete", "stackeryobjectstore", "gone", "kept", "--timeout=60s")
     names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
-    assert "stackery-default-gone" not in names and "stackery-default-kept" in names
+    assert aws_name("default", "gone") not in names and aws_name("default", "kept") in names
 
     bed.kubectl("delete", "stackeryobjectstore", "full", "--wait=false")
     obj = wait_for(
@@ -139,13 +144,13 @@ def test_delete_policies(bed: testbed.TestBed) -> None:
     )
     assert "forceDelete" in cond(obj, "Stalled")["message"]
     assert obj["metadata"]["finalizers"] == ["stackery.io/finalizer"]
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket="stackery-default-full")["Contents"]] == ["precious.txt"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=aws_name("default", "full"))["Contents"]] == ["precious.txt"]
     # the user clearly asks for the data to go: then it goes
     bed.kubectl("patch", "stackeryobjectstore", "full", "--type=merge", "-p", '{"spec": {"forceDelete": true}}')
     wait_for(
         lambda: bed.kubectl("get", "stackeryobjectstore", "full", check=False).returncode != 0, timeout=60, what="full deleted"
     )
-    assert "stackery-default-full" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert aws_name("default", "full") not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
 
 
 def test_ownership_conflict_between_objects(bed: testbed.TestBed) -> None:
@@ -187,7 +192,7 @@ def test_operator_killed_mid_create_leaves_no_duplicates(bed: testbed.TestBed) -
     for i in range(15):
         wait_for(lambda i=i: ready(bed, "stackeryobjectstore", f"crash-{i:02d}"), timeout=90, what=f"crash-{i:02d}")  # type: ignore[misc]
     names = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("stackery-default-crash-")]
-    assert sorted(names) == [f"stackery-default-crash-{i:02d}" for i in range(15)]
+    assert sorted(names) == sorted(aws_name("default", f"crash-{i:02d}") for i in range(15))
     for n in names:
         assert s3.get_bucket_versioning(Bucket=n)["Status"] == "Enabled"
         assert {t["Key"] for t in s3.get_bucket_tagging(Bucket=n)["TagSet"]} >= {"stackery.io/uid", "stackery.io/name"}

@@ -7,6 +7,8 @@ from typing import Any
 
 import testbed
 
+from tests.unit.helpers import aws_name
+
 from .conftest import aws, cond, ready, wait_for
 from .test_objectstore_e2e import ROOT
 
@@ -44,16 +46,19 @@ def test_function_waits_for_its_table_then_is_wired(bed: testbed.TestBed) -> Non
     assert "StackeryTable late-table (not found)" in cond(obj, "Ready")["message"]
     assert cond(obj, "Stalled")["status"] == "False" and cond(obj, "Reconciling")["status"] == "True"
     lam = aws(bed, "lambda")
-    assert "stackery-default-late-fn" not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    assert aws_name("default", "late-fn", max_len=64) not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
 
     bed.kubectl("apply", "-f", "-", input=node("StackeryTable", "late-table"))
     table = wait_for(lambda: ready(bed, "stackerytable", "late-table"), what="table Ready")
     wait_for(lambda: ready(bed, "stackeryfunction", "late-fn"), timeout=60, what="function Ready after its table")
-    cfg = lam.get_function(FunctionName="stackery-default-late-fn")["Configuration"]
-    assert cfg["Environment"]["Variables"] == {"TABLE_NAME": "stackery-default-late-table", "TABLE_ARN": table["status"]["arn"]}
-    esm = lam.list_event_source_mappings(FunctionName="stackery-default-late-fn")["EventSourceMappings"]
+    cfg = lam.get_function(FunctionName=aws_name("default", "late-fn", max_len=64))["Configuration"]
+    assert cfg["Environment"]["Variables"] == {
+        "TABLE_NAME": aws_name("default", "late-table", max_len=255),
+        "TABLE_ARN": table["status"]["arn"],
+    }
+    esm = lam.list_event_source_mappings(FunctionName=aws_name("default", "late-fn", max_len=64))["EventSourceMappings"]
     assert [m["EventSourceArn"] for m in esm] == [table["status"]["streamArn"]]
-    doc = role_policy(bed, "stackery-fn-default-late-fn")
+    doc = role_policy(bed, aws_name("default", "late-fn", prefix="stackery-fn", max_len=64))
     table_stmt = next(s for s in doc["Statement"] if s["Sid"] == "Connection1Table")
     assert table_stmt["Resource"] == [table["status"]["arn"], table["status"]["arn"] + "/index/*"]
 
@@ -68,16 +73,20 @@ def test_function_waits_for_its_table_then_is_wired(bed: testbed.TestBed) -> Non
         json.dumps({"spec": {"connections": [{"kind": "StackeryConfigStore", "name": "late-cfg"}], "triggers": []}}),
     )
     wait_for(lambda: ready(bed, "stackeryfunction", "late-fn"), what="function re-wired")
-    assert lam.get_function(FunctionName="stackery-default-late-fn")["Configuration"]["Environment"]["Variables"] == {
-        "CONFIG_PATH": "/default/late-cfg/"
-    }
-    assert [s["Sid"] for s in role_policy(bed, "stackery-fn-default-late-fn")["Statement"]] == ["Logs", "Connection1ConfigStore"]
-    assert lam.list_event_source_mappings(FunctionName="stackery-default-late-fn")["EventSourceMappings"] == []
+    assert lam.get_function(FunctionName=aws_name("default", "late-fn", max_len=64))["Configuration"]["Environment"][
+        "Variables"
+    ] == {"CONFIG_PATH": "/default/late-cfg/"}
+    assert [
+        s["Sid"] for s in role_policy(bed, aws_name("default", "late-fn", prefix="stackery-fn", max_len=64))["Statement"]
+    ] == ["Logs", "Connection1ConfigStore"]
+    assert lam.list_event_source_mappings(FunctionName=aws_name("default", "late-fn", max_len=64))["EventSourceMappings"] == []
 
     # deleting the function removes its role and mappings
     bed.kubectl("delete", "stackeryfunction", "late-fn", "--timeout=60s")
-    assert "stackery-default-late-fn" not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
-    assert "stackery-fn-default-late-fn" not in [r["RoleName"] for r in aws(bed, "iam").list_roles()["Roles"]]
+    assert aws_name("default", "late-fn", max_len=64) not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    assert aws_name("default", "late-fn", prefix="stackery-fn", max_len=64) not in [
+        r["RoleName"] for r in aws(bed, "iam").list_roles()["Roles"]
+    ]
 
 
 def test_example_table_and_function(bed: testbed.TestBed) -> None:
@@ -87,8 +96,12 @@ def test_example_table_and_function(bed: testbed.TestBed) -> None:
     fn = wait_for(lambda: ready(bed, "stackeryfunction", "order-worker"), timeout=60, what="order-worker Ready")
     assert fn["status"]["environmentKeys"] == ["BUCKET_ARN", "BUCKET_NAME", "TABLE_ARN", "TABLE_NAME"]
     cm = bed.get("configmap", "orders-outputs")["data"]
-    assert cm["TABLE_NAME"] == "stackery-default-orders" and cm["TABLE_STREAM_ARN"] == table["status"]["streamArn"]
-    esm = aws(bed, "lambda").list_event_source_mappings(FunctionName="stackery-default-order-worker")["EventSourceMappings"]
+    assert (
+        cm["TABLE_NAME"] == aws_name("default", "orders", max_len=255) and cm["TABLE_STREAM_ARN"] == table["status"]["streamArn"]
+    )
+    esm = aws(bed, "lambda").list_event_source_mappings(FunctionName=aws_name("default", "order-worker", max_len=64))[
+        "EventSourceMappings"
+    ]
     assert [(m["BatchSize"], m["StartingPosition"]) for m in esm] == [(10, "TRIM_HORIZON")]
 
 
@@ -124,7 +137,7 @@ def test_autoscaling_drift_reported_then_corrected_and_backup_on_delete(bed: tes
     aas = aws(bed, "application-autoscaling")
     aas.register_scalable_target(
         ServiceNamespace="dynamodb",
-        ResourceId="table/stackery-default-scaled",
+        ResourceId="table/" + aws_name("default", "scaled", max_len=255),
         ScalableDimension="dynamodb:table:ReadCapacityUnits",
         MinCapacity=2,
         MaxCapacity=500,
@@ -138,21 +151,23 @@ def test_autoscaling_drift_reported_then_corrected_and_backup_on_delete(bed: tes
     bed.kubectl("patch", "stackerytable", "scaled", "--type=merge", "-p", '{"spec": {"driftPolicy": "Correct"}}')
 
     def max_read() -> int:
-        got = aas.describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=["table/stackery-default-scaled"])
+        got = aas.describe_scalable_targets(
+            ServiceNamespace="dynamodb", ResourceIds=["table/" + aws_name("default", "scaled", max_len=255)]
+        )
         return next(t["MaxCapacity"] for t in got["ScalableTargets"] if t["ScalableDimension"].endswith("ReadCapacityUnits"))
 
     wait_for(lambda: max_read() == 10, what="max capacity put back")
     bed.kubectl("delete", "stackerytable", "scaled", "--timeout=60s")
     ddb = aws(bed, "dynamodb")
-    backups = [b for b in ddb.list_backups()["BackupSummaries"] if b["TableName"] == "stackery-default-scaled"]
+    backups = [b for b in ddb.list_backups()["BackupSummaries"] if b["TableName"] == aws_name("default", "scaled", max_len=255)]
     assert len(backups) == 1
     events = bed.kubectl("get", "events", "--field-selector", "involvedObject.name=scaled", "-o", "json").stdout
     assert "BackupTaken" in events and backups[0]["BackupArn"] in events
-    assert "stackery-default-scaled" not in ddb.list_tables()["TableNames"]
+    assert aws_name("default", "scaled", max_len=255) not in ddb.list_tables()["TableNames"]
     assert (
-        aas.describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=["table/stackery-default-scaled"])[
-            "ScalableTargets"
-        ]
+        aas.describe_scalable_targets(
+            ServiceNamespace="dynamodb", ResourceIds=["table/" + aws_name("default", "scaled", max_len=255)]
+        )["ScalableTargets"]
         == []
     )
 
@@ -178,7 +193,7 @@ def test_function_code_from_an_object_store(bed: testbed.TestBed) -> None:
     )
     wait_for(lambda: ready(bed, "stackeryfunction", "from-bucket"), timeout=60, what="function from bucket Ready")
     lam = aws(bed, "lambda")
-    f = lam.get_function(FunctionName="stackery-default-from-bucket")
+    f = lam.get_function(FunctionName=aws_name("default", "from-bucket", max_len=64))
     assert f["Configuration"]["Environment"]["Variables"]["BUCKET_NAME"] == store["status"]["externalName"]
     first = f["Tags"]["stackery.io/code-hash"]
     # new code under a new key is deployed (UpdateFunctionCode), the hash tag follows
@@ -192,7 +207,10 @@ def test_function_code_from_an_object_store(bed: testbed.TestBed) -> None:
         '{"spec": {"code": {"objectStore": {"name": "code-bucket", "key": "v2/fn.zip"}}}}',
     )
     wait_for(
-        lambda: lam.get_function(FunctionName="stackery-default-from-bucket")["Tags"]["stackery.io/code-hash"] != first,
+        lambda: (
+            lam.get_function(FunctionName=aws_name("default", "from-bucket", max_len=64))["Tags"]["stackery.io/code-hash"]
+            != first
+        ),
         what="new code deployed",
     )
     wait_for(lambda: ready(bed, "stackeryfunction", "from-bucket"), what="in sync after code change")

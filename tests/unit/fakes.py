@@ -13,6 +13,7 @@ from controller.api.common import CommonSpec
 from controller.core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request, SecretKey
 from controller.core.reconciler import Managed, Reconciler
 from controller.errors import StackeryError
+from controller.policy import Claim, Policy
 from controller.settings import Settings
 
 
@@ -31,6 +32,8 @@ class FakeAdapter:
     calls: list[str] = field(default_factory=list)
     fail: dict[str, BaseException] = field(default_factory=dict)
     delete_result: DeleteResult = field(default_factory=lambda: DeleteResult(done=True))
+    claimed: list[Claim] = field(default_factory=list)
+    """What claims() reports (scope tests)."""
 
     def _maybe_fail(self, op: str) -> None:
         self.calls.append(op)
@@ -43,6 +46,9 @@ class FakeAdapter:
     def references(self, spec: WidgetSpec) -> list[Reference]:
         refs: list[Reference] = [SecretKey(spec.secret, "key")] if spec.secret else []
         return refs + [NodeRef("Gadget", n) for n in spec.needs]
+
+    def claims(self, spec: WidgetSpec) -> list[Claim]:
+        return list(self.claimed)
 
     def observe(self, req: Request[WidgetSpec]) -> Observation:
         self._maybe_fail("observe")
@@ -151,14 +157,21 @@ def classify(exc: BaseException) -> StackeryError:
 
 
 def make(
-    adapter: FakeAdapter | None = None, cluster: FakeCluster | None = None
+    adapter: FakeAdapter | None = None, cluster: FakeCluster | None = None, policy: Policy | None = None
 ) -> tuple[Reconciler[WidgetSpec], FakeAdapter, FakeCluster, Clock]:
     adapter = adapter or FakeAdapter()
     cluster = cluster or FakeCluster()
     clock = Clock()
     settings = test_settings()
     rec = Reconciler(
-        kind="Widget", spec_model=WidgetSpec, adapter=adapter, cluster=cluster, settings=settings, classify=classify, clock=clock
+        kind="Widget",
+        spec_model=WidgetSpec,
+        adapter=adapter,
+        cluster=cluster,
+        settings=settings,
+        classify=classify,
+        clock=clock,
+        policy=policy,
     )
     return rec, adapter, cluster, clock
 

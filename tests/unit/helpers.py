@@ -57,3 +57,10 @@ def converge(adapter: Any, r: Request[Any], passes: int = 4) -> Any:
             return obs
         adapter.update(r, obs)
     return adapter.observe(r)
+
+
+def aws_name(namespace: str, name: str, *, prefix: str = "stackery", max_len: int = 63) -> str:
+    """The operator's default AWS name of an object (controller.adapters.common.dns_name)."""
+    from controller.adapters.common import dns_name
+
+    return dns_name(prefix, ObjectRef("K", namespace, name, "uid"), max_len=max_len)

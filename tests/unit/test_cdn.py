@@ -16,6 +16,7 @@ from controller.api.cdn import CDNSpec
 from controller.api.objectstore import ObjectStoreSpec
 from controller.core.adapter import ObjectRef, Observation, Request
 from controller.errors import InvalidSpecError, WaitingError
+from tests.unit.helpers import aws_name
 
 A = CDNAdapter()
 UID = "0f3c9e1a-1111-2222-3333-444455556666"
@@ -106,7 +107,7 @@ def test_no_custom_domain(acm_wait: Any) -> None:
     assert obs.outputs["CDN_DOMAIN_NAME"].endswith(".cloudfront.net")
     assert acm().list_certificates()["CertificateSummaryList"] == []
     oacs = cf().list_origin_access_controls()["OriginAccessControlList"]["Items"]
-    assert [o["Name"] for o in oacs] == ["stackery-web-cdn"]
+    assert [o["Name"] for o in oacs] == [aws_name("web", "cdn", max_len=64)]
 
 
 def test_merged_bucket_policy_neither_side_drifts(acm_wait: Any) -> None:

@@ -19,6 +19,7 @@ from controller.api.table import TableSpec
 from controller.core.adapter import NodeRef, ObjectRef, Request
 from controller.errors import InvalidSpecError
 from controller.registry import WIRING
+from tests.unit.helpers import aws_name
 
 from .helpers import api_calls, converge, delta, writes
 
@@ -128,18 +129,18 @@ def test_connected_function_env_policy_and_trigger(aws: None) -> None:
     r = req(spec, nodes)
     obs = ensure(r)
     assert obs.diffs == ()
-    cfg = lam().get_function(FunctionName="stackery-team-a-worker")["Configuration"]
+    cfg = lam().get_function(FunctionName=aws_name("team-a", "worker", max_len=64))["Configuration"]
     assert cfg["Environment"]["Variables"] == {
-        "TABLE_NAME": "stackery-team-a-orders",
+        "TABLE_NAME": aws_name("team-a", "orders", max_len=255),
         "TABLE_ARN": orders["arn"],
-        "TABLE_NAME_2": "stackery-team-a-audit",
+        "TABLE_NAME_2": aws_name("team-a", "audit", max_len=255),
         "TABLE_ARN_2": audit["arn"],
         "BUCKET_NAME": "files-bucket",
         "BUCKET_ARN": "arn:aws:s3:::files-bucket",
         "CONFIG_PATH": "/team-a/cfg/",
     }
-    assert cfg["Role"].endswith(":role/stackery/stackery-fn-team-a-worker")
-    doc = role_policy("stackery-fn-team-a-worker")
+    assert cfg["Role"].endswith(":role/stackery/team-a/" + aws_name("team-a", "worker", prefix="stackery-fn", max_len=64))
+    doc = role_policy(aws_name("team-a", "worker", prefix="stackery-fn", max_len=64))
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
     assert set(by_sid) == {
         "Logs",
@@ -161,7 +162,7 @@ def test_connected_function_env_policy_and_trigger(aws: None) -> None:
         s["Effect"] == "Allow" and "*" not in json.dumps(s["Resource"]).replace("/*", "").replace(":*", "")
         for s in doc["Statement"]
     )
-    esm = lam().list_event_source_mappings(FunctionName="stackery-team-a-worker")["EventSourceMappings"]
+    esm = lam().list_event_source_mappings(FunctionName=aws_name("team-a", "worker", max_len=64))["EventSourceMappings"]
     assert [(m["EventSourceArn"], m["BatchSize"], m["StartingPosition"]) for m in esm] == [
         (orders["streamArn"], 1, "TRIM_HORIZON")
     ]
@@ -172,12 +173,17 @@ def test_connected_function_env_policy_and_trigger(aws: None) -> None:
     assert {"environment", "rolePolicy", "triggers"} <= {d.field for d in obs.diffs}
     A.update(r2, obs)
     assert A.observe(r2).diffs == ()
-    assert set(lam().get_function(FunctionName="stackery-team-a-worker")["Configuration"]["Environment"]["Variables"]) == {
+    assert set(
+        lam().get_function(FunctionName=aws_name("team-a", "worker", max_len=64))["Configuration"]["Environment"]["Variables"]
+    ) == {
         "TABLE_NAME",
         "TABLE_ARN",
     }
-    assert {s["Sid"] for s in role_policy("stackery-fn-team-a-worker")["Statement"]} == {"Logs", "Connection1Table"}
-    assert lam().list_event_source_mappings(FunctionName="stackery-team-a-worker")["EventSourceMappings"] == []
+    assert {s["Sid"] for s in role_policy(aws_name("team-a", "worker", prefix="stackery-fn", max_len=64))["Statement"]} == {
+        "Logs",
+        "Connection1Table",
+    }
+    assert lam().list_event_source_mappings(FunctionName=aws_name("team-a", "worker", max_len=64))["EventSourceMappings"] == []
 
 
 def test_code_and_configuration_updates(aws: None) -> None:
@@ -196,7 +202,7 @@ def test_code_and_configuration_updates(aws: None) -> None:
     assert {d.field for d in obs.diffs} >= {"code", "memorySize", "timeout", "reservedConcurrency"}
     A.update(r2, obs)
     assert A.observe(r2).diffs == ()
-    f = lam().get_function(FunctionName="stackery-team-a-worker")
+    f = lam().get_function(FunctionName=aws_name("team-a", "worker", max_len=64))
     assert f["Configuration"]["MemorySize"] == 256 and f["Concurrency"]["ReservedConcurrentExecutions"] == 3
 
 
@@ -216,7 +222,7 @@ def test_delete_removes_function_role_and_mappings(aws: None) -> None:
     assert not A.observe(r).exists
     assert lam().list_event_source_mappings()["EventSourceMappings"] == []
     with pytest.raises(iam().exceptions.NoSuchEntityException):
-        iam().get_role(RoleName="stackery-fn-team-a-worker")
+        iam().get_role(RoleName=aws_name("team-a", "worker", prefix="stackery-fn", max_len=64))
 
 
 def test_given_role_arn_is_used_and_no_iam_is_managed(aws: None) -> None:
@@ -225,7 +231,7 @@ def test_given_role_arn_is_used_and_no_iam_is_managed(aws: None) -> None:
     ]["Arn"]
     r = req({"roleArn": role}, {})
     assert ensure(r).diffs == ()
-    assert lam().get_function(FunctionName="stackery-team-a-worker")["Configuration"]["Role"] == role
+    assert lam().get_function(FunctionName=aws_name("team-a", "worker", max_len=64))["Configuration"]["Role"] == role
     assert [x["RoleName"] for x in iam().list_roles()["Roles"]] == ["mine"]
 
 

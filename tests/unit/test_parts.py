@@ -94,6 +94,9 @@ class Network(Composite[WidgetSpec]):
     def references(self, spec: WidgetSpec) -> list[Reference]:
         return []
 
+    def claims(self, spec: WidgetSpec) -> list[Any]:
+        return []
+
 
 def test_order_follows_dependencies_and_rejects_cycles() -> None:
     cloud = Cloud()

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from controller.core.adapter import DeleteResult
 from controller.core.reconciler import EXTERNAL_NAME_ANNOTATION, Result
 from controller.errors import BlockedError
+from controller.policy import Policy
 
 from .fakes import REF, FakeAdapter, Obj, make
 
@@ -193,7 +194,8 @@ def test_untagged_resource_needs_explicit_adoption() -> None:
     assert adapter.cloud["legacy"]["size"] == 1
     # a resource squatting on the deterministic name without tags is refused ...
     adapter2 = FakeAdapter(cloud={"widget-ns-w": {"tags": {}, "size": 1, "color": "blue"}})
-    rec2, _, _, _ = make(adapter2)
+    # adopting an untagged resource needs the operator's policy to allow it for the namespace
+    rec2, _, _, _ = make(adapter2, policy=Policy(namespaces={"ns": {"adopt": ["widget-*"]}}))
     obj2 = Obj(spec={"size": 3})
     run(rec2, obj2)
     assert adapter2.writes == []

@@ -10,6 +10,7 @@ import pytest
 from controller.adapters.table import TableAdapter, attribute_definitions, scaling_targets
 from controller.api.table import TableSpec
 from controller.errors import BlockedError
+from tests.unit.helpers import aws_name
 
 from .helpers import api_calls, converge, delta, request, writes
 
@@ -55,7 +56,10 @@ def test_stackery_defaults(aws: None) -> None:
     assert t["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert t["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert obs.outputs["TABLE_STREAM_ARN"] == t["LatestStreamArn"]
-    assert obs.outputs["TABLE_NAME"] == "stackery-team-a-orders" and obs.identifiers["streamArn"] == t["LatestStreamArn"]
+    assert (
+        obs.outputs["TABLE_NAME"] == aws_name("team-a", "orders", max_len=255)
+        and obs.identifiers["streamArn"] == t["LatestStreamArn"]
+    )
 
 
 def test_ttl_pitr_gsi_and_changes(aws: None) -> None:
@@ -177,7 +181,7 @@ def test_delete_takes_backup_first_and_removes_autoscaling(aws: None) -> None:
     res = A.delete(r, A.observe(r))
     assert res.done and res.notes[0][0] == "BackupTaken"
     backups = ddb().list_backups()["BackupSummaries"]
-    assert [b["BackupName"] for b in backups] == ["stackery-team-a-orders-final-uid-1"]
+    assert [b["BackupName"] for b in backups] == [aws_name("team-a", "orders", max_len=255) + "-final-uid-1"]
     assert backups[0]["BackupArn"] in res.notes[0][1]
     assert not A.observe(r).exists and targets(r.external_name) == {}
 
