@@ -16,8 +16,10 @@ from typing import Any
 
 from ..api.configstore import ConfigStoreSpec, Parameter
 from ..aws.clients import client, error_code
+from ..aws.errors import classify
 from ..core.adapter import DeleteResult, Diff, ObjectRef, Observation, Reference, Request, SecretKey
 from ..core.wiring import Access, GrantContext, Statement, Wiring
+from ..errors import TerminalError
 from ..policy import Claim
 from .common import owner_of, tag_dict, tag_list
 
@@ -169,29 +171,41 @@ class ConfigStoreAdapter:
             if param is None:
                 stale.append(name)
                 continue
-            value, ptype = desired_value(req, param)
-            if value is None:
-                continue
-            kwargs: dict[str, Any] = {"Name": name, "Value": value, "Type": ptype}
-            if ptype == "SecureString" and req.spec.kms_key_id:
-                kwargs["KeyId"] = req.spec.kms_key_id
-            if name not in found:
-                try:  # tags at creation, so a crash right after cannot leave an unowned parameter
-                    ssm.put_parameter(**kwargs, Tags=tag_list(tags))
-                    continue
-                except Exception as exc:
-                    if error_code(exc) != "ParameterAlreadyExists":
-                        raise
-            actual = found.get(name)
-            if actual is None or actual["value"] != value or actual["type"] != ptype:
-                ssm.put_parameter(**kwargs, Overwrite=True)
-            if actual is None or actual["tags"] != tags:
-                ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=name, Tags=tag_list(tags))
-                extra = sorted(set((actual or {}).get("tags", {})) - set(tags))
-                if extra:
-                    ssm.remove_tags_from_resource(ResourceType="Parameter", ResourceId=name, TagKeys=extra)
+            try:
+                self._put(ssm, req, name, param, found.get(name), tags)
+            except Exception as exc:
+                err = classify(exc)
+                if err.reason == "AWSRejected":  # a validation error: say which key, not just what AWS said
+                    raise TerminalError(
+                        f"spec.parameters.{key} ({name}): {err.message}. Fix that parameter's key or value.",
+                        reason="InvalidParameter",
+                    ) from None
+                raise
         for i in range(0, len(stale), 10):
             ssm.delete_parameters(Names=stale[i : i + 10])
+
+    @staticmethod
+    def _put(ssm: Any, req: Req, name: str, param: Parameter, actual: dict[str, Any] | None, tags: dict[str, str]) -> None:
+        value, ptype = desired_value(req, param)
+        if value is None:
+            return
+        kwargs: dict[str, Any] = {"Name": name, "Value": value, "Type": ptype}
+        if ptype == "SecureString" and req.spec.kms_key_id:
+            kwargs["KeyId"] = req.spec.kms_key_id
+        if actual is None:
+            try:  # tags at creation, so a crash right after cannot leave an unowned parameter
+                ssm.put_parameter(**kwargs, Tags=tag_list(tags))
+                return
+            except Exception as exc:
+                if error_code(exc) != "ParameterAlreadyExists":
+                    raise
+        if actual is None or actual["value"] != value or actual["type"] != ptype:
+            ssm.put_parameter(**kwargs, Overwrite=True)
+        if actual is None or actual["tags"] != tags:
+            ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=name, Tags=tag_list(tags))
+            extra = sorted(set((actual or {}).get("tags", {})) - set(tags))
+            if extra:
+                ssm.remove_tags_from_resource(ResourceType="Parameter", ResourceId=name, TagKeys=extra)
 
     def delete(self, req: Req, obs: Observation[Parameters]) -> DeleteResult:
         ssm = client("ssm", req.region)

@@ -199,14 +199,25 @@ class FunctionAdapter:
         name = req.external_name
         f = or_none(lambda: lam.get_function(FunctionName=name), "ResourceNotFoundException")
         if f is None:
-            return NOT_FOUND
+            return self._leftover(req)
         tags = dict(f.get("Tags") or {})
         other = foreign(req, tags)
         if other is not None:
             return other
         uid, owner = owner_of(tags)
-        want = self._desired(req)
         cfg = f["Configuration"]
+        mappings = lam.list_event_source_mappings(FunctionName=name).get("EventSourceMappings", [])
+        if not self._resolved(req):
+            # deleting while a referenced node is already gone (a whole namespace pruned at once): what
+            # the spec wants cannot be known any more, and a delete does not need it
+            return Observation(
+                exists=True,
+                owner_uid=uid,
+                owner=owner,
+                identifiers={"arn": cfg["FunctionArn"], "externalName": name, "region": req.region},
+                actual=Lambda({}, tags, mappings, cfg["FunctionArn"]),
+            )
+        want = self._desired(req)
         have_cfg = {k: cfg.get(k) for k in want["config"]}
         have_cfg["Environment"] = {"Variables": (cfg.get("Environment") or {}).get("Variables") or {}}
         diffs: list[Diff] = []
@@ -221,7 +232,6 @@ class FunctionAdapter:
         if req.spec.role_arn is None:
             role_policy = self._role_policy(req)
             diffs += compare("rolePolicy", want["policy"], role_policy)
-        mappings = lam.list_event_source_mappings(FunctionName=name).get("EventSourceMappings", [])
         have_triggers = {
             m["EventSourceArn"]: {"BatchSize": m.get("BatchSize"), "StartingPosition": m.get("StartingPosition")}
             for m in mappings
@@ -243,6 +253,21 @@ class FunctionAdapter:
             outputs={"FUNCTION_NAME": name, "FUNCTION_ARN": arn},
             actual=Lambda(want, tags, mappings, arn),
         )
+
+    def _resolved(self, req: Req) -> bool:
+        return all((r.kind, r.name) in req.nodes for r in self.references(req.spec) if isinstance(r, NodeRef))
+
+    def _leftover(self, req: Req) -> Observation[Lambda]:
+        """No function: is the execution role of an earlier, half-made create still there (CreateRole
+        succeeded, CreateFunction was refused)? Then a delete must still run. Only asked once this
+        object has tried to create (pendingCreate) or has held a function, so a first create costs no read."""
+        tried = req.status.get("pendingCreate") == req.external_name or req.status.get("resourceName")
+        if req.spec.role_arn is not None or not tried:
+            return NOT_FOUND
+        iam = client("iam", req.region)
+        found = or_none(lambda: iam.get_role(RoleName=self.role_name(req)), "NoSuchEntity")
+        uid, _ = owner_of({t["Key"]: t["Value"] for t in (found or {}).get("Role", {}).get("Tags", [])})
+        return Observation(exists=False, residual=found is not None and uid == req.ref.uid)
 
     def _role_policy(self, req: Req) -> Any:
         iam = client("iam", req.region)

@@ -60,7 +60,7 @@ def test_ready_stalled_and_waiting_as_flux_and_argo_see_them(bed: testbed.TestBe
             "kind": "StackeryFunction",
             "metadata": {"name": "gitops-wait", "namespace": "default"},
             "spec": {
-                "code": {"imageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"},
+                "code": {"imageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/default/app:1"},
                 "connections": [{"kind": "StackeryTable", "name": "not-there-yet"}],
             },
         }

@@ -132,3 +132,29 @@ def test_invalid_specs_rejected_by_model(bad: dict[str, Any]) -> None:
     # the apiserver rejects these first (CEL/OpenAPI, see e2e); the model is the second line
     with pytest.raises(ValueError):
         ConfigStoreSpec.model_validate(bad)
+
+
+def test_aws_validation_error_names_the_parameter_key(aws: None) -> None:
+    """AWS refuses one parameter (injected with a botocore before-call hook: moto accepts the value):
+    the message names the key at fault and the error is terminal, not retried."""
+    from botocore.exceptions import ClientError
+
+    from controller.aws.clients import client
+    from controller.errors import TerminalError
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if params["Name"].endswith("/BAD"):
+            raise ClientError(
+                {
+                    "Error": {"Code": "ValidationException", "Message": "value rejected"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                "PutParameter",
+            )
+
+    client("ssm", "us-east-1").meta.events.register("before-parameter-build.ssm.PutParameter", refuse)
+    r = req({"parameters": {"BAD": {"value": "x"}, "GOOD": {"value": "y"}}})
+    with pytest.raises(TerminalError) as err:
+        A.create(r)
+    assert err.value.reason == "InvalidParameter"
+    assert err.value.message.startswith("spec.parameters.BAD (") and "ValidationException" in err.value.message

@@ -246,3 +246,49 @@ def test_in_sync_check_is_read_only(aws: None) -> None:
     assert A.observe(r).diffs == ()
     calls = delta(before, api_calls())
     assert writes(calls) == {} and sum(calls.values()) == 4, dict(calls)
+
+
+def test_role_of_a_refused_create_is_found_and_deleted(aws: None) -> None:
+    """CreateRole succeeds, CreateFunction is refused (moto would accept it: the refusal is injected
+    with a botocore before-call hook): the role must not survive the object's deletion."""
+    from botocore.exceptions import ClientError
+
+    from controller.aws.clients import client
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InvalidParameterValueException", "Message": "refused"}}, "CreateFunction")
+
+    hook = client("lambda", "us-east-1").meta.events
+    hook.register("before-call.lambda.CreateFunction", refuse)
+    r = req({}, {})
+    with pytest.raises(ClientError):
+        A.create(r)
+    hook.unregister("before-call.lambda.CreateFunction", refuse)
+    role = aws_name("team-a", "worker", prefix="stackery-fn", max_len=64)
+    assert iam().get_role(RoleName=role)["Role"]["Path"] == "/stackery/team-a/"
+    # a first create costs no extra read; once a create was tried (the core's marker), the role is seen
+    assert A.observe(r) == A.observe(r) and not A.observe(r).residual
+    tried = req({}, {}, status={"pendingCreate": r.external_name})
+    obs = A.observe(tried)
+    assert not obs.exists and obs.residual
+    assert A.delete(tried, obs).done
+    assert not A.observe(tried).residual
+    with pytest.raises(iam().exceptions.NoSuchEntityException):
+        iam().get_role(RoleName=role)
+
+
+def test_delete_after_its_table_is_gone(aws: None) -> None:
+    """A namespace pruned at once: the Table's object (and status) is gone before the Function's
+    finalizer runs. Observe must still find the function and its mappings, and delete them."""
+    orders = make_table("orders")
+    r = req(
+        {"connections": [{"kind": "StackeryTable", "name": "orders"}], "triggers": [{"table": "orders"}]},
+        {("StackeryTable", "orders"): orders},
+    )
+    ensure(r)
+    orphaned = req({"connections": [{"kind": "StackeryTable", "name": "orders"}], "triggers": [{"table": "orders"}]}, {})
+    obs = A.observe(orphaned)
+    assert obs.exists and obs.owner_uid == "uid-fn" and obs.diffs == ()
+    assert A.delete(orphaned, obs).done
+    assert not A.observe(orphaned).exists
+    assert lam().list_event_source_mappings()["EventSourceMappings"] == []
