@@ -27,6 +27,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OPERATOR_NS = "stackery-system"
+TENANTS = ("alice", "bob")
 OPERATOR_SA = "stackery-operator"
 
 
@@ -161,6 +162,7 @@ class TestBed:
             f'"system:serviceaccounts,system:serviceaccounts:{OPERATOR_NS},system:authenticated"\n'
             f"{self.operator_token}-ns,system:serviceaccount:{OPERATOR_NS}:{OPERATOR_SA}-ns,operator-ns-uid,"
             f'"system:serviceaccounts,system:serviceaccounts:{OPERATOR_NS},system:authenticated"\n'
+            + "".join(f'{user}-token-stackery,{user},{user}-uid,"system:authenticated"\n' for user in TENANTS)
         )
         api = self.procs.start(
             "kube-apiserver",
@@ -200,6 +202,8 @@ class TestBed:
         self.write_kubeconfig("admin", self.admin_token)
         self.write_kubeconfig("operator", self.operator_token)
         self.write_kubeconfig("operator-ns", self.operator_token + "-ns")  # for the namespaced-install test
+        for user in TENANTS:  # plain users without any rights until a test binds them (tenancy tests)
+            self.write_kubeconfig(user, f"{user}-token-stackery")
         log(f"kube-apiserver {self.apiserver_url} ready (kubeconfig {self.kubeconfig('admin')})")
 
     def _get(self, path: str) -> int:

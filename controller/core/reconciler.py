@@ -239,7 +239,8 @@ class Reconciler(Generic[SpecT]):
                 return switching
         obs = self.adapter.observe(req)
         self._check_owner(req, obs, observe_only=observe_only)
-        if obs.exists and obs.owner_uid is None and req.adopt and obj.status.get("pendingCreate") != req.external_name:
+        taking_over = obs.exists and obs.owner_uid is None and req.adopt and not observe_only
+        if taking_over and obj.status.get("pendingCreate") != req.external_name:
             self._check_scope(obj, [Claim("adopt", f"annotation {EXTERNAL_NAME_ANNOTATION}", req.external_name)])
 
         if observe_only:

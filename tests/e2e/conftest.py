@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
@@ -16,9 +17,12 @@ import testbed
 T = TypeVar("T")
 
 
+POLICY = Path(__file__).with_name("policy.yaml")
+
+
 @pytest.fixture(scope="session")
 def bed() -> Iterator[testbed.TestBed]:
-    with testbed.running() as b:
+    with testbed.running(STACKERY_POLICY_FILE=str(POLICY)) as b:
         yield b
 
 

@@ -43,7 +43,7 @@ def test_ready_stalled_and_waiting_as_flux_and_argo_see_them(bed: testbed.TestBe
     ok = wait_for(lambda: ready(bed, "stackeryobjectstore", "gitops-ok"), what="Ready")
     assert (flux(kstatus, ok), argo(ok)) == ("Current", "Healthy")
 
-    apply(bed, object_store("gitops-conflict", bucketName="stackery-default-gitops-ok"))
+    apply(bed, object_store("gitops-conflict", bucketName=ok["status"]["externalName"]))
     stalled = wait_for(
         lambda: (
             (o := bed.get("stackeryobjectstore", "gitops-conflict")).get("status", {}).get("conditions")

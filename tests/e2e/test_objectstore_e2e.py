@@ -92,7 +92,7 @@ def test_drift_reported_then_corrected_with_metrics(bed: testbed.TestBed) -> Non
     [
         (object_store("bad-name", bucketName="Not_A_Bucket"), "spec.bucketName"),
         (object_store("bad-enum", deletionPolicy="Sometimes"), 'Unsupported value: "Sometimes"'),
-        (object_store("bad-tag", tags={"stackery.io/uid": "x"}), "reserved for ownership tags"),
+        (object_store("bad-tag", tags={"stackery.io/uid": "x"}), "(ownership tags)"),
         (object_store("bad-kms", encryption={"type": "AES256", "kmsKeyId": "k"}), "kmsKeyId is only valid"),
         (object_store("bad-field", versioning=True, colour="red"), 'unknown field "spec.colour"'),
     ],

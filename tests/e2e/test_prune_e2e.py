@@ -1,0 +1,92 @@
+"""Deleting everything in a namespace at once (what a GitOps prune does): every kind, the Secret and
+ConfigMaps too, dependencies listed first so the Function's Table and the CDN's bucket go before them.
+Every finalizer is released and AWS ends with zero leftovers of every resource type, counted in moto."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import testbed
+
+from .conftest import aws, ready, wait_for
+from .test_table_function_e2e import ZIP
+
+NS = "prune"
+ORDER = "stackerytables,stackeryobjectstores,secrets,stackeryconfigstores,configmaps,stackerycdns,stackeryfunctions"
+
+
+def obj(kind: str, name: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "stackery.io/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": NS}, "spec": spec}
+
+
+def leftovers(bed: testbed.TestBed, cdn_uid: str) -> dict[str, list[str]]:
+    """Every AWS resource moto holds that carries (or is named for) namespace prune."""
+    s3, ddb, lam, iam, ssm, cf = (aws(bed, s) for s in ("s3", "dynamodb", "lambda", "iam", "ssm", "cloudfront"))
+    found: dict[str, list[str]] = {
+        "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"] if f"-{NS}-" in b["Name"]],
+        "tables": [t for t in ddb.list_tables()["TableNames"] if f"-{NS}-" in t],
+        "functions": [f["FunctionName"] for f in lam.list_functions()["Functions"] if f"-{NS}-" in f["FunctionName"]],
+        "roles": [r["RoleName"] for r in iam.list_roles(PathPrefix=f"/stackery/{NS}/")["Roles"]],
+        "parameters": [p["Name"] for p in ssm.get_parameters_by_path(Path=f"/{NS}", Recursive=True)["Parameters"]],
+        "mappings": [m["UUID"] for m in lam.list_event_source_mappings()["EventSourceMappings"] if f"-{NS}-" in m["FunctionArn"]],
+        "distributions": [
+            d["Id"] for d in (cf.list_distributions()["DistributionList"].get("Items") or []) if cdn_uid in d.get("Comment", "")
+        ],
+        "originAccessControls": [
+            o["Name"]
+            for o in cf.list_origin_access_controls()["OriginAccessControlList"].get("Items") or []
+            if f"-{NS}-" in o["Name"]
+        ],
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+def test_delete_everything_at_once_leaves_nothing(bed: testbed.TestBed) -> None:
+    bed.kubectl("create", "namespace", NS)
+    bed.kubectl("create", "secret", "generic", "db", "-n", NS, "--from-literal=password=s3cret")
+    items = [
+        obj("StackeryObjectStore", "site"),
+        obj("StackeryTable", "orders", stream={"enabled": True}),
+        obj(
+            "StackeryConfigStore",
+            "cfg",
+            parameters={"MODE": {"value": "prod"}, "DB_PASSWORD": {"secretKeyRef": {"name": "db", "key": "password"}}},
+            outputs={"configMapName": "cfg-outputs"},
+        ),
+        obj(
+            "StackeryFunction",
+            "worker",
+            code={"zipBase64": ZIP},
+            connections=[
+                {"kind": "StackeryTable", "name": "orders"},
+                {"kind": "StackeryConfigStore", "name": "cfg"},
+                {"kind": "StackeryObjectStore", "name": "site"},
+            ],
+            triggers=[{"table": "orders"}],
+            outputs={"configMapName": "worker-outputs"},
+        ),
+        obj("StackeryCDN", "www", objectStore="site"),
+    ]
+    bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    ready_objs = {}
+    for kind, name in (
+        ("stackeryobjectstore", "site"),
+        ("stackerytable", "orders"),
+        ("stackeryconfigstore", "cfg"),
+        ("stackeryfunction", "worker"),
+        ("stackerycdn", "www"),
+    ):
+        ready_objs[kind] = wait_for(lambda k=kind, n=name: ready(bed, k, n, NS), timeout=120, what=f"{kind} {name} Ready")  # type: ignore[misc]
+    cdn_uid = ready_objs["stackerycdn"]["metadata"]["uid"]
+    made = leftovers(bed, cdn_uid)
+    assert set(made) >= {"buckets", "tables", "functions", "roles", "parameters", "mappings", "distributions"}, made
+
+    bed.kubectl("delete", ORDER, "--all", "-n", NS, "--wait=false")
+
+    def all_gone() -> bool:
+        out = bed.kubectl("get", ORDER.replace("secrets,", "").replace("configmaps,", ""), "-n", NS, "-o", "name").stdout
+        return out.strip() == ""
+
+    wait_for(all_gone, timeout=180, what="every object's finalizer released")
+    assert leftovers(bed, cdn_uid) == {}
