@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,17 +22,14 @@ from ..api.function import FunctionSpec
 from ..aws.clients import account_id, client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
 from ..core.wiring import Access, GrantContext, Statement, Wiring
-from ..errors import InvalidSpecError, OwnershipConflictError, RecoverableError
+from ..errors import InvalidSpecError, RecoverableError
 from ..policy import Claim
 from .common import canon, compare, dns_name, foreign, owner_of
+from .execrole import ExecutionRole
 
 Req = Request[FunctionSpec]
 CODE_TAG = "stackery.io/code-hash"
-POLICY_NAME = "stackery-connections"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
+ROLE = ExecutionRole("stackery-fn", "lambda.amazonaws.com")
 
 STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
 Nodes = Mapping[tuple[str, str], Mapping[str, Any]]
@@ -120,12 +115,6 @@ def code_args(spec: FunctionSpec, nodes: Nodes) -> tuple[dict[str, Any], str]:
     return code, hashlib.sha256(canon(ident).encode()).hexdigest()[:32]
 
 
-def _policy_from(raw: Any) -> Any:
-    if isinstance(raw, str):
-        return json.loads(urllib.parse.unquote(raw))
-    return raw
-
-
 # ------------------------------------------------------------------ adapter
 class FunctionAdapter:
     def external_name(self, ref: ObjectRef, spec: FunctionSpec) -> str:
@@ -148,15 +137,6 @@ class FunctionAdapter:
             claims.append(Claim("image", "spec.code.imageUri", spec.code.image_uri))
         return claims
 
-    @staticmethod
-    def role_path(req: Req) -> str:
-        """/stackery/<namespace>/: the namespace's own roles, which its Functions may name in spec.roleArn."""
-        return f"/stackery/{req.ref.namespace}/"
-
-    @staticmethod
-    def role_name(req: Req) -> str:
-        return dns_name("stackery-fn", req.ref, max_len=64)
-
     def _desired(self, req: Req) -> dict[str, Any]:
         spec = req.spec
         for t in spec.triggers:
@@ -166,7 +146,7 @@ class FunctionAdapter:
                     "set spec.stream.enabled: true on the table, or remove the trigger"
                 )
         account = account_id(req.region)
-        role_arn = spec.role_arn or f"arn:aws:iam::{account}:role{self.role_path(req)}{self.role_name(req)}"
+        role_arn = spec.role_arn or ROLE.arn(req.ref, account)
         code, code_hash = code_args(spec, req.nodes)
         config: dict[str, Any] = {
             "MemorySize": spec.memory_size,
@@ -230,7 +210,7 @@ class FunctionAdapter:
         diffs += compare("tags", want["tags"], tags)
         role_policy = None
         if req.spec.role_arn is None:
-            role_policy = self._role_policy(req)
+            role_policy = ROLE.policy(req)
             diffs += compare("rolePolicy", want["policy"], role_policy)
         have_triggers = {
             m["EventSourceArn"]: {"BatchSize": m.get("BatchSize"), "StartingPosition": m.get("StartingPosition")}
@@ -264,47 +244,12 @@ class FunctionAdapter:
         tried = req.status.get("pendingCreate") == req.external_name or req.status.get("resourceName")
         if req.spec.role_arn is not None or not tried:
             return NOT_FOUND
-        iam = client("iam", req.region)
-        found = or_none(lambda: iam.get_role(RoleName=self.role_name(req)), "NoSuchEntity")
-        uid, _ = owner_of({t["Key"]: t["Value"] for t in (found or {}).get("Role", {}).get("Tags", [])})
-        return Observation(exists=False, residual=found is not None and uid == req.ref.uid)
-
-    def _role_policy(self, req: Req) -> Any:
-        iam = client("iam", req.region)
-        role = self.role_name(req)
-        found = or_none(lambda: iam.get_role(RoleName=role), "NoSuchEntity")
-        if found is None:
-            return None
-        got = found["Role"]
-        uid, owner = owner_of({t["Key"]: t["Value"] for t in got.get("Tags", [])})
-        if uid != req.ref.uid:
-            raise OwnershipConflictError(
-                f"IAM role {role} is not owned by this function ({owner or 'untagged'}); delete it or set spec.roleArn"
-            )
-        doc = or_none(lambda: iam.get_role_policy(RoleName=role, PolicyName=POLICY_NAME), "NoSuchEntity")
-        return None if doc is None else _policy_from(doc["PolicyDocument"])
-
-    def _ensure_role(self, req: Req, policy: dict[str, Any]) -> None:
-        iam = client("iam", req.region)
-        role = self.role_name(req)
-        try:
-            iam.create_role(
-                RoleName=role,
-                Path=self.role_path(req),
-                AssumeRolePolicyDocument=json.dumps(TRUST),
-                Description=f"Execution role of StackeryFunction {req.ref.namespace}/{req.ref.name}",
-                Tags=[{"Key": k, "Value": v} for k, v in sorted(req.tags().items())],
-            )
-        except Exception as exc:
-            if error_code(exc) != "EntityAlreadyExists":
-                raise
-            self._role_policy(req)  # raises OwnershipConflictError when someone else's
-        iam.put_role_policy(RoleName=role, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy))
+        return Observation(exists=False, residual=ROLE.held(req))
 
     def create(self, req: Req, obs: Observation[Lambda] | None = None) -> None:
         want = self._desired(req)
         if req.spec.role_arn is None:
-            self._ensure_role(req, want["policy"])
+            ROLE.ensure(req, want["policy"], f"Execution role of StackeryFunction {req.ref.namespace}/{req.ref.name}")
         lam = client("lambda", req.region)
         kwargs: dict[str, Any] = {
             "FunctionName": req.external_name,
@@ -330,7 +275,7 @@ class FunctionAdapter:
         want, name = actual.want, req.external_name
         changed = {d.field for d in obs.diffs}
         if "rolePolicy" in changed:
-            self._ensure_role(req, want["policy"])
+            ROLE.ensure(req, want["policy"], f"Execution role of StackeryFunction {req.ref.namespace}/{req.ref.name}")
         cfg_fields = {k[0].lower() + k[1:] for k in want["config"]}
         if changed & cfg_fields:
             lam.update_function_configuration(FunctionName=name, **want["config"])
@@ -373,15 +318,5 @@ class FunctionAdapter:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
         if req.spec.role_arn is None:
-            iam = client("iam", req.region)
-            role = self.role_name(req)
-            for op, kwargs in (
-                ("delete_role_policy", {"RoleName": role, "PolicyName": POLICY_NAME}),
-                ("delete_role", {"RoleName": role}),
-            ):
-                try:
-                    getattr(iam, op)(**kwargs)
-                except Exception as exc:
-                    if error_code(exc) != "NoSuchEntity":
-                        raise
+            ROLE.delete(req)
         return DeleteResult(done=True)

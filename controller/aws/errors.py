@@ -61,7 +61,11 @@ def classify(exc: BaseException) -> StackeryError:
         if code in _THROTTLE_CODES:
             return RecoverableError(text, reason="Throttled")
         if code in _ACCESS:
-            return TerminalError(text + " (grant the operator's role this permission)", reason="AccessDenied")
+            return TerminalError(
+                text + " (grant this permission to the AWS identity the operator uses for this namespace: its own role, "
+                "or the namespace's role in the operator's policy; see docs/security.md)",
+                reason="AccessDenied",
+            )
         if code in _LIMIT:
             return TerminalError(text + " (raise the quota or remove resources)", reason="LimitExceeded")
         if code in _TRANSIENT or status >= 500 or status == 0:

@@ -30,9 +30,9 @@ from ..errors import (
 )
 from ..policy import Claim, Policy
 from ..settings import Settings
-from . import conditions
-from .adapter import Adapter, DeleteResult, Diff, NodeRef, Observation, Request, SecretKey, SpecT
+from .adapter import Adapter, DeleteResult, Diff, Observation, Request, SpecT
 from .ports import Cluster
+from .request import EXTERNAL_NAME_ANNOTATION, Resolver
 from .status import Event, Managed, Outcome, Result, StatusWriter, fields, parse_iso
 from .wiring import Wiring
 
@@ -40,7 +40,6 @@ __all__ = ["EXTERNAL_NAME_ANNOTATION", "Event", "Managed", "Reconciler", "Result
 
 log = logging.getLogger(__name__)
 
-EXTERNAL_NAME_ANNOTATION = "stackery.io/external-name"
 Classifier = Callable[[BaseException], StackeryError]
 
 
@@ -67,6 +66,7 @@ class Reconciler(Generic[SpecT]):
         self.status = StatusWriter(kind=kind, settings=settings, status_fields=status_fields, clock=clock)
         self.wiring = dict(wiring or {})
         """Every wireable kind's Wiring (from the registry), handed to adapters that make connections."""
+        self.resolver = Resolver(adapter=adapter, cluster=cluster, settings=settings, wiring=self.wiring)
         self.policy = policy or Policy()
         """Tenancy policy: what each namespace may name or reach (controller.policy)."""
         self.cluster = cluster
@@ -101,65 +101,7 @@ class Reconciler(Generic[SpecT]):
             raise InvalidSpecError(f"invalid spec: {problems}") from None
 
     def _request(self, obj: Managed, spec: SpecT, *, need_inputs: bool = True, deleting: bool = False) -> Request[SpecT]:
-        adopt_name = obj.annotations.get(EXTERNAL_NAME_ANNOTATION)
-        # What the object already holds keeps its name, so a change of the naming scheme never renames
-        # (and so duplicates) a resource; a changed adoption annotation is handled in _switch.
-        held = obj.status.get("resourceName")
-        external = adopt_name or held or self.adapter.external_name(obj.ref, spec)
-        inputs: dict[str, str] = {}
-        nodes: dict[tuple[str, str], Mapping[str, Any]] = {}
-        missing: list[str] = []
-        for ref in self.adapter.references(spec):
-            if isinstance(ref, SecretKey):
-                value = self.cluster.read_secret_key(obj.ref.namespace, ref.name, ref.key)
-                if value is None:
-                    missing.append(f"Secret {ref.name} key {ref.key}")
-                else:
-                    inputs[f"{ref.name}/{ref.key}"] = value
-                continue
-            if isinstance(ref, NodeRef) and ref.wire and ref.kind not in self.wiring:
-                raise InvalidSpecError(
-                    f"{ref.kind} {ref.name} cannot be connected to: {ref.kind} declares no wiring "
-                    f"(wireable kinds: {', '.join(sorted(self.wiring)) or 'none'})"
-                )
-            node = self.cluster.read_node(ref.kind, obj.ref.namespace, ref.name)
-            if node is None:
-                missing.append(f"{ref.kind} {ref.name} (not found)")
-                continue
-            status = node.get("status") or {}
-            fresh = status.get("observedGeneration") == (node.get("metadata") or {}).get("generation")
-            if not (fresh and conditions.is_true(status.get("conditions") or [], conditions.READY)):
-                missing.append(f"{ref.kind} {ref.name} (not Ready)")
-                continue
-            nodes[(ref.kind, ref.name)] = status
-        if missing and need_inputs:
-            raise WaitingError(
-                f"waiting for {', '.join(missing)} in namespace {obj.ref.namespace}",
-                reason="WaitingForReference",
-                retry_after=self.settings.wait_seconds,
-            )
-        region = getattr(spec, "region", None) or self.settings.region
-        held_region = obj.status.get("resourceRegion")
-        if held_region and deleting:
-            region = held_region  # delete what exists where it is
-        elif held_region and held_region != region:
-            raise InvalidSpecError(
-                f"spec.region {region} differs from {held_region}, where this object's AWS resources are: region is "
-                f"immutable. Set spec.region: {held_region} (or remove it if that is the operator's default), or "
-                "create a new object in the other region."
-            )
-        crashed_create = obj.status.get("pendingCreate") == external
-        return Request(
-            ref=obj.ref,
-            spec=spec,
-            region=region,
-            external_name=external,
-            adopt=bool(adopt_name) or crashed_create,
-            inputs=inputs,
-            nodes=nodes,
-            status=obj.status,
-            wiring=self.wiring,
-        )
+        return self.resolver.request(obj, spec, need_inputs=need_inputs, deleting=deleting)
 
     def _check_owner(self, req: Request[SpecT], obs: Observation[Any], *, observe_only: bool) -> None:
         if not obs.exists:

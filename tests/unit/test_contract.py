@@ -271,3 +271,53 @@ def test_create_repeated_after_a_crash_makes_no_duplicate(
         bench.status[(kind, "x")]["pendingCreate"] = bench.cluster.pending[-1]
     bench.sync(kind, "x", spec)
     assert sc.count() == sc.expected, Counter({"resources": sc.count()})
+
+
+READ_OPS = ("Get", "List", "Describe", "Head")
+
+
+@pytest.mark.parametrize(("kind", "refused"), [(k, n) for k in KIND_NAMES for n in (2, 3)])
+def test_create_refused_halfway_leaves_nothing_after_delete(
+    kind: str, refused: int, bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The n-th AWS write of a create is refused (AccessDenied, injected: moto accepts every call) after
+    the earlier ones succeeded; the object is then deleted. Nothing it made may survive."""
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    sc = SCENARIOS[kind]
+    spec = bench.prepare(sc)
+    real = BaseClient._make_api_call  # type: ignore[attr-defined]
+    made: list[str] = []
+
+    def refuse_nth_write(self: Any, op: str, params: dict[str, Any]) -> Any:
+        if not op.startswith(READ_OPS) and self.meta.service_model.service_name != "sts":
+            made.append(op)
+            if len(made) == refused:
+                raise ClientError(
+                    {"Error": {"Code": "AccessDenied", "Message": "refused"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, op
+                )
+        return real(self, op, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", refuse_nth_write)
+    rec = bench.reconciler(kind)
+    for _ in range(4):  # until the refusal happens (parts may wait a pass first)
+        result = rec.reconcile(bench.obj(kind, "x", spec))
+        bench.status[(kind, "x")].update(result.status)
+        if bench.cluster.pending:  # the marker the real cluster writes before each create
+            bench.status[(kind, "x")]["pendingCreate"] = bench.cluster.pending[-1]
+        if len(made) >= refused:
+            break
+        bench.clock.advance(30)
+    monkeypatch.undo()
+    if len(made) < refused:
+        pytest.skip(f"{kind}'s create makes fewer than {refused} writes ({made})")
+    stalled = [c for c in bench.status[(kind, "x")]["conditions"] if c["type"] == "Stalled"]
+    assert stalled and stalled[0]["reason"] == "AccessDenied", bench.status[(kind, "x")]["conditions"]
+    for _ in range(6):
+        result = rec.finalize(bench.obj(kind, "x", spec))
+        bench.status[(kind, "x")].update(result.status)
+        if result.done:
+            break
+    assert result.done, [e.message for e in result.events]
+    assert sc.count() == 0, f"{kind}: left behind after {made[:-1]} succeeded and {made[-1]} was refused"
