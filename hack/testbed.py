@@ -356,8 +356,9 @@ def running(*, operator: bool = True, keep: bool = False, **settings: str) -> It
         bed.start_control_plane()
         bed.start_moto()
         bed.install_crds_and_rbac()
+        bed.env_extra.update(settings)  # kept for every (re)start of the operator, e.g. after a kill
         if operator:
-            bed.start_operator(**settings)
+            bed.start_operator()
         yield bed
     finally:
         bed.stop()

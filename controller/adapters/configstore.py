@@ -20,7 +20,7 @@ from ..aws.errors import classify
 from ..core.adapter import DeleteResult, Diff, ObjectRef, Observation, Reference, Request, SecretKey
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import TerminalError
-from ..policy import Claim
+from ..policy import Claim, ClaimKind
 from .common import owner_of, tag_dict, tag_list
 
 Req = Request[ConfigStoreSpec]
@@ -58,6 +58,8 @@ def desired_value(req: Req, param: Parameter) -> tuple[str | None, str]:
 
 
 class ConfigStoreAdapter:
+    name_scope: ClaimKind | None = "ssmPath"
+
     def external_name(self, ref: ObjectRef, spec: ConfigStoreSpec) -> str:
         return spec.path or default_path(ref)
 
@@ -213,4 +215,8 @@ class ConfigStoreAdapter:
         ours = sorted(n for n, p in found.items() if p["tags"].get("stackery.io/uid") == req.ref.uid)
         for i in range(0, len(ours), 10):
             ssm.delete_parameters(Names=ours[i : i + 10])
-        return DeleteResult(done=True)
+        others = len(found) - len(ours)
+        note = f"deleted {len(ours)} parameter(s) this object owned under {req.external_name}" + (
+            f"; {others} other parameter(s) there, not this object's, were left in place" if others else ""
+        )
+        return DeleteResult(done=True, notes=(("ParametersDeleted", note),))

@@ -23,7 +23,7 @@ from ..aws.clients import account_id, client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import InvalidSpecError, RecoverableError
-from ..policy import Claim
+from ..policy import Claim, ClaimKind
 from .common import canon, compare, dns_name, foreign, owner_of
 from .execrole import ExecutionRole
 
@@ -117,6 +117,8 @@ def code_args(spec: FunctionSpec, nodes: Nodes) -> tuple[dict[str, Any], str]:
 
 # ------------------------------------------------------------------ adapter
 class FunctionAdapter:
+    name_scope: ClaimKind | None = None
+
     def external_name(self, ref: ObjectRef, spec: FunctionSpec) -> str:
         return spec.function_name or dns_name("stackery", ref, max_len=64)
 

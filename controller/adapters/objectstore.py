@@ -20,7 +20,7 @@ from ..aws.clients import client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import BlockedError, TerminalError
-from ..policy import Claim
+from ..policy import Claim, ClaimKind
 from .common import (
     compare,
     dns_name,
@@ -153,6 +153,8 @@ def _norm_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ adapter
 class ObjectStoreAdapter:
+    name_scope: ClaimKind | None = None
+
     def external_name(self, ref: ObjectRef, spec: ObjectStoreSpec) -> str:
         return spec.bucket_name or dns_name("stackery", ref, max_len=63)
 

@@ -18,7 +18,7 @@ from ..aws.clients import client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, ObjectRef, Observation, Reference, Request
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import BlockedError, InvalidSpecError, WaitingError
-from ..policy import Claim
+from ..policy import Claim, ClaimKind
 from .common import compare, dns_name, foreign, owner_of, tag_dict, tag_list
 from .dynamodb import (
     DIMENSIONS,
@@ -67,6 +67,8 @@ WIRING = Wiring(env=(("TABLE_NAME", "externalName"), ("TABLE_ARN", "arn")), gran
 
 # ------------------------------------------------------------------ adapter
 class TableAdapter:
+    name_scope: ClaimKind | None = None
+
     def external_name(self, ref: ObjectRef, spec: TableSpec) -> str:
         return spec.table_name or dns_name("stackery", ref, max_len=255)
 

@@ -12,7 +12,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from ..policy import Claim
+from ..policy import Claim, ClaimKind
 from .conditions import Cond
 from .wiring import Wiring
 
@@ -148,6 +148,10 @@ NOT_FOUND: Observation[Any] = Observation(exists=False)
 
 class Adapter(Protocol[SpecT, ActualT]):
     """One per node kind. Every call is idempotent; observe makes read calls only."""
+
+    name_scope: ClaimKind | None
+    """The scope rule the main resource's name falls under when a user chooses it with the adoption
+    annotation (an SSM path for a ConfigStore); None: only the adoption rule for untagged resources."""
 
     def external_name(self, ref: ObjectRef, spec: SpecT) -> str:
         """Deterministic name of the main AWS resource (so a retried create finds what it made)."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import WaitingError
+from ..policy import ClaimKind
 from .adapter import DeleteResult, Diff, Observation, Request, SpecT
 from .conditions import Cond
 
@@ -124,7 +125,9 @@ def ordered(parts: Sequence[Part[SpecT, Any]]) -> list[Part[SpecT, Any]]:
 
 
 class Composite(Generic[SpecT]):
-    """The Adapter contract over ordered parts. Subclasses add external_name and references."""
+    """The Adapter contract over ordered parts. Subclasses add external_name, references and claims."""
+
+    name_scope: ClaimKind | None = None
 
     def __init__(self, parts: Sequence[Part[SpecT, Any]], *, primary: str) -> None:
         self.parts = ordered(parts)

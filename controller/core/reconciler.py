@@ -127,7 +127,11 @@ class Reconciler(Generic[SpecT]):
 
     def _sync(self, obj: Managed) -> Outcome:
         spec = self._parse(obj)
-        self._check_scope(obj, self.adapter.claims(spec))
+        claims = self.adapter.claims(spec)
+        adopt_name = obj.annotations.get(EXTERNAL_NAME_ANNOTATION)
+        if adopt_name and self.adapter.name_scope is not None:
+            claims.append(Claim(self.adapter.name_scope, f"annotation {EXTERNAL_NAME_ANNOTATION}", adopt_name))
+        self._check_scope(obj, claims)
         req = self._request(obj, spec)
         notes: list[Event] = []
         out = self._converge(obj, spec, req, notes)

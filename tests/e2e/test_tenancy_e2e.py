@@ -75,6 +75,16 @@ def test_a_namespace_cannot_reach_what_another_owns(tenants: testbed.TestBed) ->
         obj("StackeryConfigStore", "steal", "tenant-b", path="/tenant-a/app/", parameters={"DB_HOST": {"value": "evil"}}),
         who="bob",
     )
+    bed.apply(
+        obj(
+            "StackeryConfigStore",
+            "adoptpath",
+            "tenant-b",
+            {"stackery.io/external-name": "/tenant-a/app/"},
+            parameters={"DB_HOST": {"value": "evil"}},
+        ),
+        who="bob",
+    )
     bed.apply(obj("StackeryFunction", "runas", "tenant-b", roleArn=role_arn, code={"zipBase64": ZIP}), who="bob")
     bed.apply(obj("StackeryFunction", "codefrom", "tenant-b", code={"s3": {"bucket": bucket, "key": "fn.zip"}}), who="bob")
     bed.apply(
@@ -85,6 +95,7 @@ def test_a_namespace_cannot_reach_what_another_owns(tenants: testbed.TestBed) ->
 
     for kind, name, reason, words in (
         ("stackeryconfigstore", "steal", "OutOfScope", "spec.path '/tenant-a/app/'"),
+        ("stackeryconfigstore", "adoptpath", "OutOfScope", "annotation stackery.io/external-name '/tenant-a/app/'"),
         ("stackeryfunction", "runas", "OutOfScope", "spec.roleArn"),
         ("stackeryfunction", "codefrom", "OutOfScope", "spec.code.s3.bucket"),
         ("stackeryobjectstore", "takeover", "OwnershipConflict", "tenant-a/StackeryObjectStore/files"),

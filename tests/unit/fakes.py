@@ -13,7 +13,7 @@ from controller.api.common import CommonSpec
 from controller.core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request, SecretKey
 from controller.core.reconciler import Managed, Reconciler
 from controller.errors import StackeryError
-from controller.policy import Claim, Policy
+from controller.policy import Claim, ClaimKind, Policy
 from controller.settings import Settings
 
 
@@ -27,6 +27,8 @@ class WidgetSpec(CommonSpec):
 @dataclass
 class FakeAdapter:
     """An in-memory cloud: name -> {"tags": {...}, "size": int, "color": str}."""
+
+    name_scope: ClaimKind | None = None
 
     cloud: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)

@@ -69,6 +69,16 @@ def test_out_of_scope_claim_is_stalled_before_any_aws_call() -> None:
     assert obj.cond("Ready")["status"] == "False"
 
 
+def test_adoption_annotation_is_checked_like_the_field_it_stands_for() -> None:
+    adapter = FakeAdapter(name_scope="ssmPath")  # a ConfigStore: its AWS name is an SSM path
+    rec, _, _, _ = make(adapter)
+    obj = Obj(spec={"size": 2}, annotations={EXTERNAL_NAME_ANNOTATION: "/team-a/app/"})
+    run(rec, obj)
+    stalled = obj.cond("Stalled")
+    assert stalled["reason"] == "OutOfScope" and f"annotation {EXTERNAL_NAME_ANNOTATION}" in stalled["message"]
+    assert adapter.calls == []
+
+
 def test_the_operator_policy_widens_a_namespace_scope() -> None:
     adapter = FakeAdapter(claimed=[Claim("ssmPath", "spec.path", "/shared/app/")])
     rec, _, _, _ = make(adapter, policy=Policy(namespaces={"ns": {"ssmPathPrefixes": ["/shared/"]}}))
