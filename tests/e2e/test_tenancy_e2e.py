@@ -157,3 +157,28 @@ def test_admission_refuses_reserved_names(tenants: testbed.TestBed) -> None:
     ):
         res = bed.kubectl("apply", "-f", "-", who="bob", check=False, input=json.dumps(o))
         assert res.returncode != 0 and words in res.stderr, (o["metadata"]["name"], res.stderr)
+
+
+def test_region_written_as_it_is_is_not_a_change(tenants: testbed.TestBed) -> None:
+    bed = tenants
+    bed.apply(obj("StackeryObjectStore", "regional", "tenant-b"))
+    wait_for(lambda: ready(bed, "stackeryobjectstore", "regional", "tenant-b"), what="Ready")
+    # writing the operator's default region explicitly is accepted by the apiserver and is no change
+    bed.kubectl(
+        "patch", "stackeryobjectstore", "regional", "-n", "tenant-b", "--type=merge", "-p", '{"spec": {"region": "us-east-1"}}'
+    )
+    got = wait_for(lambda: ready(bed, "stackeryobjectstore", "regional", "tenant-b"), what="still Ready")
+    assert got["status"]["resourceRegion"] == "us-east-1"
+    moved = bed.kubectl(
+        "patch",
+        "stackeryobjectstore",
+        "regional",
+        "-n",
+        "tenant-b",
+        "--type=merge",
+        "-p",
+        '{"spec": {"region": "eu-west-1"}}',
+        check=False,
+    )
+    assert moved.returncode != 0 and "region is immutable" in moved.stderr
+    bed.kubectl("delete", "stackeryobjectstore", "regional", "-n", "tenant-b", "--timeout=60s")
