@@ -18,6 +18,8 @@ Policy file (YAML or JSON, STACKERY_POLICY_FILE):
         imageRepositories: ["123456789012.dkr.ecr.*.amazonaws.com/team-a-*"]
         adopt: ["legacy-team-a-*"]
         domains: ["*.team-a.example.com"]
+        certificateArns: ["arn:aws:acm:us-east-1:123456789012:certificate/*"]
+        hostedZones: ["Z0123456789ABCDEF"]
         identity:
           roleArn: arn:aws:iam::123456789012:role/stackery-team-a
           externalId: team-a
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-ClaimKind = Literal["ssmPath", "roleArn", "codeBucket", "image", "domain", "adopt"]
+ClaimKind = Literal["ssmPath", "roleArn", "codeBucket", "image", "domain", "certificate", "hostedZone", "adopt"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class Scope:
     image_repositories: tuple[str, ...] = ()
     adopt: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()
+    certificate_arns: tuple[str, ...] = ()
+    hosted_zones: tuple[str, ...] = ()
     identity: Identity | None = None
 
     def violation(self, claim: Claim) -> str | None:
@@ -93,6 +97,21 @@ class Scope:
             if _match(v, (own, *self.image_repositories)):
                 return None
             rule = f"images of namespace {ns} must come from ECR repositories named {ns}/..." + _plus(self.image_repositories)
+        elif claim.kind == "certificate":
+            if _match(v, self.certificate_arns):
+                return None
+            rule = (
+                f"namespace {ns} may bring no certificate of its own"
+                + _plus(self.certificate_arns, "except", "")
+                + " (leave certificateArn out and the operator requests one)"
+            )
+        elif claim.kind == "hostedZone":
+            if _match(v, self.hosted_zones):
+                return None
+            rule = (
+                f"namespace {ns} may not write records into Route 53 zone {v}: a zone is shared, so the operator's "
+                "policy must grant it (hostedZones)" + _plus(self.hosted_zones, "; granted:")
+            )
         elif claim.kind == "domain":
             if _match(v.lower(), self.domains):
                 return None
@@ -113,8 +132,8 @@ def _match(value: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
-def _plus(patterns: tuple[str, ...], words: str = "or") -> str:
-    return f" {words} {', '.join(patterns)}" if patterns else ""
+def _plus(patterns: tuple[str, ...], words: str = "or", empty: str = "") -> str:
+    return f" {words} {', '.join(patterns)}" if patterns else empty
 
 
 @dataclass(frozen=True)
@@ -145,12 +164,24 @@ class Policy:
             image_repositories=both("imageRepositories"),
             adopt=both("adopt"),
             domains=both("domains"),
+            certificate_arns=both("certificateArns"),
+            hosted_zones=both("hostedZones"),
             identity=identity,
         )
 
 
 _SECTION_KEYS = frozenset(
-    {"ssmPathPrefixes", "roleArnPatterns", "codeBuckets", "imageRepositories", "adopt", "domains", "identity"}
+    {
+        "ssmPathPrefixes",
+        "roleArnPatterns",
+        "codeBuckets",
+        "imageRepositories",
+        "adopt",
+        "domains",
+        "certificateArns",
+        "hostedZones",
+        "identity",
+    }
 )
 
 

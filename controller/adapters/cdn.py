@@ -353,4 +353,9 @@ class CDNAdapter(Composite[CDNSpec]):
         return [NodeRef("StackeryObjectStore", spec.object_store)]
 
     def claims(self, spec: CDNSpec) -> list[Claim]:
-        return [Claim("domain", f"spec.domains[{i}]", d) for i, d in enumerate(spec.domains)]
+        claims = [Claim("domain", f"spec.domains[{i}]", d) for i, d in enumerate(spec.domains)]
+        if spec.certificate_arn:
+            claims.append(Claim("certificate", "spec.certificateArn", spec.certificate_arn))
+        if spec.route53 is not None:
+            claims.append(Claim("hostedZone", "spec.route53.hostedZoneId", spec.route53.hosted_zone_id))
+        return claims

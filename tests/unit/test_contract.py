@@ -29,6 +29,7 @@ from controller import metrics
 from controller.core.adapter import ObjectRef
 from controller.core.parts import Composite
 from controller.core.reconciler import Managed, Reconciler
+from controller.policy import Policy
 from controller.registry import BY_KIND, KINDS, WIRING
 
 from .fakes import Clock, FakeCluster, classify, test_settings
@@ -129,6 +130,7 @@ class Bench:
             classify=classify,
             status_fields=info.status_fields,
             wiring=WIRING,
+            policy=Policy(namespaces={NS: {"hostedZones": ["*"]}}),  # the CDN scenario writes Route 53 records
             clock=self.clock,
         )
 

@@ -106,6 +106,8 @@ def test_the_operator_policy_widens_a_namespace_scope() -> None:
         (Claim("image", "spec.code.imageUri", "123456789012.dkr.ecr.us-east-1.amazonaws.com/other/app:1"), False),
         (Claim("adopt", "annotation", "prod-bucket"), False),
         (Claim("domain", "spec.domains[0]", "www.example.com"), True),  # built-in default: any domain
+        (Claim("certificate", "spec.certificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/x"), False),
+        (Claim("hostedZone", "spec.route53.hostedZoneId", "Z123"), False),
     ],
 )
 def test_default_scope_is_the_namespace_own(claim: Claim, ok: bool) -> None:
@@ -139,8 +141,20 @@ def test_each_kind_claims_what_its_user_may_name() -> None:
     }
     cs = ConfigStoreSpec.model_validate({"path": "/x/"})
     assert [c.kind for c in ConfigStoreAdapter().claims(cs)] == ["ssmPath"]
-    cdn = CDNSpec.model_validate({"objectStore": "s", "domains": ["a.example.com", "b.example.com"]})
-    assert [c.field for c in CDNAdapter().claims(cdn)] == ["spec.domains[0]", "spec.domains[1]"]
+    cdn = CDNSpec.model_validate(
+        {
+            "objectStore": "s",
+            "domains": ["a.example.com", "b.example.com"],
+            "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b-2c3d",
+            "route53": {"hostedZoneId": "Z123"},
+        }
+    )
+    assert [c.field for c in CDNAdapter().claims(cdn)] == [
+        "spec.domains[0]",
+        "spec.domains[1]",
+        "spec.certificateArn",
+        "spec.route53.hostedZoneId",
+    ]
     assert isinstance(Policy().scope("x"), Scope)
 
 
