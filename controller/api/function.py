@@ -117,7 +117,7 @@ class FunctionSpec(CommonSpec):
     function_name: str | None = Field(
         default=None,
         pattern=r"^[a-zA-Z0-9_-]{1,64}$",
-        description="Function name. Default stackery-<namespace>-<name>. Immutable.",
+        description="Function name. Default stackery-<namespace>-<name>-<hash of namespace and name>. Immutable.",
     )
     runtime: RUNTIMES | None = Field(default="python3.12", description="Runtime (not used with code.imageUri).")
     handler: str | None = Field(default="index.handler", max_length=128, description="Handler (not used with code.imageUri).")

@@ -62,8 +62,8 @@ class ObjectStoreSpec(CommonSpec):
         default=None,
         pattern=BUCKET_NAME_PATTERN,
         description=(
-            "Bucket name. Default: derived from namespace and name (stackery-<namespace>-<name>, "
-            "with a hash suffix when too long). Immutable."
+            "Bucket name. Default: stackery-<namespace>-<name>-<hash of namespace and name>, shortened past 63 "
+            "characters (the hash kept). Must follow S3's rules (no reserved prefix/suffix). Immutable."
         ),
     )
     encryption: Encryption = Field(default_factory=Encryption, description="Default encryption (on by default).")

@@ -70,7 +70,7 @@ class TableSpec(CommonSpec):
     table_name: str | None = Field(
         default=None,
         pattern=r"^[a-zA-Z0-9_.-]{3,255}$",
-        description="Table name. Default stackery-<namespace>-<name>. Immutable.",
+        description="Table name. Default stackery-<namespace>-<name>-<hash of namespace and name>. Immutable.",
     )
     hash_key: KeyAttribute = Field(
         default=KeyAttribute(name="id", type="S"),

@@ -93,7 +93,7 @@ def _base() -> boto3.session.Session:
 
 def _assumed(identity: Identity) -> boto3.session.Session:
     """A session whose credentials come from STS AssumeRole for `identity`, refreshed before expiry."""
-    sts = _base().client("sts", config=_CONFIG)
+    sts = _base().client("sts", region_name=_base().region_name or "us-east-1", config=_CONFIG)
     sts.meta.events.register("after-call", _on_after_call)
 
     def fetch() -> dict[str, str]:

@@ -114,7 +114,8 @@ class Reconciler(Generic[SpecT]):
         if obs.owner_uid is None and not (req.adopt or observe_only):
             raise OwnershipConflictError(
                 f"{req.external_name} already exists and is not tagged as owned by this object. To take it over, "
-                f"set the annotation {EXTERNAL_NAME_ANNOTATION}={req.external_name}; otherwise choose another name."
+                f"set the annotation {EXTERNAL_NAME_ANNOTATION}={req.external_name} (the operator's policy must allow "
+                "adopting it in this namespace: docs/security.md); otherwise choose another name."
             )
 
     def _check_scope(self, obj: Managed, claims: list[Claim]) -> None:
