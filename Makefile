@@ -5,14 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test unit e2e chart-test alerts-test crds crds-check lint demo bench image clean
+.PHONY: help venv test unit e2e chart-test alerts-test crds crds-check lint demo bench image clean picture
 
 help:
 	@echo "make demo    - run the operator end to end on a local kube-apiserver + moto (DEMO_EXIT=1 to end by itself)"
 	@echo "make test    - create the venv, build/cache what is needed, run every test tier"
 	@echo "make bench   - N ObjectStores + ConfigStores at once (BENCH_N='100 500 1000')"
 	@echo "make crds    - regenerate crds/ and the chart's crds/ from the pydantic models"
-	@echo "make lint    - ruff (check + format) + mypy + import-linter layers + CRD drift check"
+	@echo "make lint    - ruff (check + format) + mypy + import-linter layers + CRD, picture and dashboard drift checks"
+	@echo "make picture - redraw docs/stack.svg (the examples' stack, by kubectl-stackery) and the Grafana dashboard"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,7 +29,14 @@ crds: $(STAMP)
 crds-check: $(STAMP)
 	$(BIN)/python -m controller.crdgen --check
 
+picture: $(STAMP)
+	$(BIN)/kubectl-stackery graph -f examples -o svg > docs/stack.svg
+	$(BIN)/python hack/dashboard.py
+
 lint: $(STAMP) crds-check
+	$(BIN)/kubectl-stackery graph -f examples -o svg | diff -q - docs/stack.svg >/dev/null \
+		|| { echo "docs/stack.svg is stale: run make picture" >&2; exit 1; }
+	$(BIN)/python hack/dashboard.py --check
 	$(BIN)/ruff check controller tests hack
 	$(BIN)/ruff format --check controller tests hack
 	$(BIN)/mypy

@@ -116,3 +116,53 @@ class KubeCluster:
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+
+class ReadError(RuntimeError):
+    """The plugin could not read what it needs (RBAC, connection); the message says what."""
+
+
+class KubeReader:
+    """Read-only access for the kubectl plugin: the user's kubeconfig and RBAC, get/list verbs only."""
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None) -> None:
+        self._kubeconfig = kubeconfig
+        self._client = k8s_config.new_client_from_config(config_file=kubeconfig, context=context)  # type: ignore[no-untyped-call]
+
+    def list_objects(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        api = k8s.CustomObjectsApi(self._client)
+        try:
+            if namespace is None:
+                got: Any = api.list_cluster_custom_object(GROUP, VERSION, plural(kind))
+            else:
+                got = api.list_namespaced_custom_object(GROUP, VERSION, namespace, plural(kind))
+        except ApiException as exc:
+            where = f"namespace {namespace}" if namespace else "all namespaces"
+            raise ReadError(f"cannot list {plural(kind)} in {where}: {exc.status} {exc.reason}") from None
+        return [{**item, "kind": kind} for item in dict(got).get("items", [])]
+
+    def events(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        """Events about one object, oldest first."""
+        try:
+            got = k8s.CoreV1Api(self._client).list_namespaced_event(
+                namespace, field_selector=f"involvedObject.kind={kind},involvedObject.name={name}"
+            )
+        except ApiException as exc:
+            if exc.status == 403:
+                return []  # Events are a courtesy: a user who may not list them still gets the rest
+            raise ReadError(f"cannot list events in namespace {namespace}: {exc.status} {exc.reason}") from None
+        out = [
+            {
+                "type": e.type,
+                "reason": e.reason,
+                "message": e.message,
+                "time": str(e.last_timestamp or e.event_time or e.first_timestamp or ""),
+                "count": e.count or 1,
+            }
+            for e in got.items
+        ]
+        return sorted(out, key=lambda e: e["time"])
+
+    def current_namespace(self) -> str:
+        _, active = k8s_config.list_kube_config_contexts(config_file=self._kubeconfig)  # type: ignore[no-untyped-call]
+        return str((active or {}).get("context", {}).get("namespace") or "default")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -65,9 +66,14 @@ def main() -> int:
             print(f"not everything became Ready within {timeout:.0f}s; operator log: {bed.workdir / 'operator.log'}")
             return 1
         print("Every example is Ready.\n")
+        plugin = Path(sys.executable).with_name("kubectl-stackery")
+        if plugin.exists():  # the stack as the plugin sees it (docs/cli.md)
+            env = {**os.environ, "KUBECONFIG": str(bed.kubeconfig("admin"))}
+            print(subprocess.run([str(plugin), "status", "-n", "default"], capture_output=True, text=True, env=env).stdout)
         print("Explore it:")
-        print(f"  export KUBECONFIG={bed.kubeconfig('admin')}")
+        print(f"  export KUBECONFIG={bed.kubeconfig('admin')} PATH={plugin.parent}:$PATH")
         print(f"  {bed.assets / 'kubectl'} get stackery")
+        print(f"  {bed.assets / 'kubectl'} stackery graph -o html > stack.html   # or why function/order-worker")
         print(f"  {bed.assets / 'kubectl'} describe stackeryobjectstore uploads")
         print(f"  curl -s http://127.0.0.1:{bed.metrics_port}/metrics | grep ^stackery_")
         print(f"  AWS_ENDPOINT_URL={bed.moto_url} AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws s3 ls")

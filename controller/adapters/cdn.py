@@ -350,7 +350,7 @@ class CDNAdapter(Composite[CDNSpec]):
         return dns_name("stackery", ref, max_len=64)  # the origin access control's name
 
     def references(self, spec: CDNSpec) -> list[Reference]:
-        return [NodeRef("StackeryObjectStore", spec.object_store)]
+        return [NodeRef("StackeryObjectStore", spec.object_store, role="origin")]
 
     def claims(self, spec: CDNSpec) -> list[Claim]:
         claims = [Claim("domain", f"spec.domains[{i}]", d) for i, d in enumerate(spec.domains)]

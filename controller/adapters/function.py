@@ -123,11 +123,11 @@ class FunctionAdapter:
         return spec.function_name or dns_name("stackery", ref, max_len=64)
 
     def references(self, spec: FunctionSpec) -> list[Reference]:
-        refs: list[Reference] = [NodeRef(c.kind, c.name, wire=True) for c in spec.connections]
-        refs += [NodeRef("StackeryTable", t.table) for t in spec.triggers]
+        refs: list[Reference] = [NodeRef(c.kind, c.name, wire=True, role="connection") for c in spec.connections]
+        refs += [NodeRef("StackeryTable", t.table, role="trigger") for t in spec.triggers]
         if spec.code.object_store is not None:
-            refs.append(NodeRef("StackeryObjectStore", spec.code.object_store.name))
-        return list(dict.fromkeys(refs))
+            refs.append(NodeRef("StackeryObjectStore", spec.code.object_store.name, role="code"))
+        return refs  # a table both connected and triggering is listed twice (two wires); the core reads it once
 
     def claims(self, spec: FunctionSpec) -> list[Claim]:
         claims: list[Claim] = []

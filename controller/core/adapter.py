@@ -59,6 +59,8 @@ class NodeRef:
     wire: bool = field(default=False, compare=False)
     """True for a connection: the target kind must declare a Wiring (env names + IAM grants), else the
     spec is refused with a message naming the kind."""
+    role: str = field(default="uses", compare=False)
+    """What the reference is, in a word, for pictures of the stack (connection, trigger, code, origin)."""
 
 
 Reference = SecretKey | NodeRef

@@ -41,7 +41,7 @@ class Resolver(Generic[SpecT]):
         inputs: dict[str, str] = {}
         nodes: dict[tuple[str, str], Mapping[str, Any]] = {}
         missing: list[str] = []
-        for ref in self.adapter.references(spec):
+        for ref in dict.fromkeys(self.adapter.references(spec)):  # one read per distinct reference
             if isinstance(ref, SecretKey):
                 value = self.cluster.read_secret_key(obj.ref.namespace, ref.name, ref.key)
                 if value is None:

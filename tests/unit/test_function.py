@@ -105,7 +105,12 @@ def test_references_cover_connections_triggers_and_code() -> None:
             "triggers": [{"table": "orders"}],
         }
     )
-    assert A.references(spec) == [NodeRef("StackeryTable", "orders"), NodeRef("StackeryObjectStore", "code")]
+    refs = A.references(spec)
+    assert [(r.kind, r.name, r.role) for r in refs if isinstance(r, NodeRef)] == [
+        ("StackeryTable", "orders", "connection"),
+        ("StackeryTable", "orders", "trigger"),  # two wires to one table; the core reads it once
+        ("StackeryObjectStore", "code", "code"),
+    ]
 
 
 def test_connected_function_env_policy_and_trigger(aws: None) -> None:
