@@ -58,6 +58,33 @@ def test_monitoring_toggles_render() -> None:
     assert "kind: PrometheusRule" not in helm("template", "x", str(CHART)).stdout
 
 
+def test_dashboard_and_policy_render(bed: testbed.TestBed) -> None:
+    """The Grafana dashboard ConfigMap (off by default) carries the dashboard JSON; the policy values
+    reach the operator as a mounted file; both accepted by the apiserver."""
+    import json
+
+    import yaml
+
+    values = [
+        "--set",
+        "grafana.dashboard.enabled=true",
+        "--set",
+        "policy.namespaces.team-a.ssmPathPrefixes={/shared/team-a/}",
+    ]
+    out = helm("template", "x", str(CHART), "--namespace", testbed.OPERATOR_NS, *values).stdout
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out) if d}
+    board = docs[("ConfigMap", "x-stackery-dashboard")]
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(board["data"]["stackery-operator.json"]) == json.loads((CHART / "dashboards/stackery.json").read_text())
+    policy = yaml.safe_load(docs[("ConfigMap", "x-stackery-policy")]["data"]["policy.yaml"])
+    assert policy["namespaces"]["team-a"]["ssmPathPrefixes"] == ["/shared/team-a/"]
+    assert "stackery-dashboard" not in helm("template", "x", str(CHART)).stdout
+    res = bed.kubectl("apply", "--dry-run=server", "-f", "-", input=out)
+    assert "configmap/x-stackery-dashboard created (server dry run)" in res.stdout
+    bad = helm("template", "x", str(CHART), "--set", "policy.namespaces.a.codebuckets={x}", check=False)
+    assert bad.returncode != 0 and "codebuckets" in bad.stderr
+
+
 def test_values_schema_rejects_bad_values() -> None:
     res = helm("template", "x", str(CHART), "--set", "operator.workers=0", check=False)
     assert res.returncode != 0 and "workers" in res.stderr
