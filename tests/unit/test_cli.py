@@ -183,3 +183,16 @@ def test_kind_aliases_and_manifest_reading() -> None:
     assert {"StackeryCDN", "StackeryFunction", "StackeryTable", "StackeryObjectStore", "StackeryConfigStore"} <= {
         o["kind"] for o in objs
     }
+
+
+def test_svg_boxes_fit_the_canvas_and_never_overlap() -> None:
+    root = ET.fromstring(FORMATS["svg"](build(STACK + read_files([str(ROOT / "examples")]))))
+    width, height = float(root.get("width", 0)), float(root.get("height", 0))
+    boxes = [
+        tuple(float(r.get(k, 0)) for k in ("x", "y", "width", "height")) for r in root.iter("{http://www.w3.org/2000/svg}rect")
+    ]
+    assert len(boxes) >= 10
+    for i, (x, y, w, h) in enumerate(boxes):
+        assert 0 <= x and x + w <= width and 0 <= y and y + h <= height
+        for x2, y2, w2, h2 in boxes[i + 1 :]:
+            assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y, "two boxes overlap"
