@@ -12,17 +12,19 @@ from typing import Any
 from pydantic import BaseModel
 
 from . import plural
-from .adapters import configstore, function, objectstore, table
+from .adapters import configstore, function, objectstore, restapi, table
 from .adapters.cdn import CDNAdapter
 from .adapters.configstore import ConfigStoreAdapter
 from .adapters.function import FunctionAdapter
 from .adapters.objectstore import ObjectStoreAdapter
+from .adapters.restapi import RestApiAdapter
 from .adapters.table import TableAdapter
 from .api.cdn import CDNSpec, CDNStatus
 from .api.common import CommonStatus
 from .api.configstore import ConfigStoreSpec, ConfigStoreStatus
 from .api.function import FunctionSpec, FunctionStatus
 from .api.objectstore import ObjectStoreSpec, ObjectStoreStatus
+from .api.restapi import RestApiSpec, RestApiStatus
 from .api.table import TableSpec, TableStatus
 from .core.adapter import Adapter
 from .core.wiring import Wiring
@@ -108,6 +110,20 @@ KINDS: tuple[KindInfo, ...] = (
         printer_columns=(
             {"name": "Certificate", "type": "string", "jsonPath": '.status.conditions[?(@.type=="CertificateIssued")].reason'},
             {"name": "Domain", "type": "string", "jsonPath": ".status.distributionDomainName"},
+        ),
+    ),
+    KindInfo(
+        kind="StackeryRestApi",
+        short_names=("sapi", "restapi"),
+        spec_model=RestApiSpec,
+        status_model=RestApiStatus,
+        adapter=RestApiAdapter(),
+        wiring=restapi.WIRING,
+        description="An API Gateway REST API whose routes invoke StackeryFunctions, one stage, and an optional custom domain with its certificate.",
+        printer_columns=(
+            {"name": "URL", "type": "string", "jsonPath": ".status.url"},
+            {"name": "Routes", "type": "integer", "jsonPath": ".status.routeCount"},
+            {"name": "Certificate", "type": "string", "jsonPath": '.status.conditions[?(@.type=="CertificateIssued")].reason'},
         ),
     ),
 )

@@ -45,7 +45,7 @@ class Records:
 
 class DnsRecordsPart(Generic[SpecT]):
     """Part "dnsRecords". `records(ctx)`: the records wanted now ({name, type, value}; A/AAAA become
-    aliases into `alias_zone`); `zone(ctx)`: the hosted zone, None when the spec wants no records (then
+    aliases into `alias_zone`, fixed or read from the pass, e.g. a regional API domain's zone); `zone(ctx)`: the hosted zone, None when the spec wants no records (then
     the zone recorded in status is still read, so records made before are removed)."""
 
     name = "dnsRecords"
@@ -56,7 +56,7 @@ class DnsRecordsPart(Generic[SpecT]):
         zone: Callable[[Context[SpecT]], str | None],
         *,
         after: tuple[str, ...],
-        alias_zone: str,
+        alias_zone: str | Callable[[Context[SpecT]], str],
     ) -> None:
         self.records, self.zone, self.after, self.alias_zone = records, zone, after, alias_zone
 
@@ -92,7 +92,8 @@ class DnsRecordsPart(Generic[SpecT]):
         ref, zone = ctx.req.ref, self.zone(ctx)
         assert zone is not None
         wanted = seen.actual.wanted if seen.actual else self.records(ctx)
-        upsert_records(zone, wanted, f"stackery {ref.namespace}/{ref.name}", alias_zone=self.alias_zone)
+        alias = self.alias_zone(ctx) if callable(self.alias_zone) else self.alias_zone
+        upsert_records(zone, wanted, f"stackery {ref.namespace}/{ref.name}", alias_zone=alias)
         return Seen(exists=True, actual=Records(wanted, []), owner_uid=ref.uid, identifiers=seen.identifiers)
 
     def delete(self, ctx: Context[SpecT], seen: Seen[Records]) -> str | None:

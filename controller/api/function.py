@@ -94,7 +94,7 @@ class Code(Model):
 class Connection(Model):
     """A wire to another node in this namespace: its environment variables plus least-privilege IAM."""
 
-    kind: Literal["StackeryTable", "StackeryObjectStore", "StackeryConfigStore", "StackeryFunction"] = Field(
+    kind: Literal["StackeryTable", "StackeryObjectStore", "StackeryConfigStore", "StackeryFunction", "StackeryRestApi"] = Field(
         description="Kind of the connected node."
     )
     name: str = Field(pattern=K8S_NAME_PATTERN, max_length=253, description="Name of the connected node.")

@@ -75,6 +75,24 @@ def _count_cdn() -> int:
     return len(dists) + len(oacs) + len(acm.list_certificates()["CertificateSummaryList"])
 
 
+def _count_restapi() -> int:
+    ag, acm = boto3.client("apigateway", region_name="us-east-1"), boto3.client("acm", region_name="us-east-1")
+    logs = boto3.client("logs", region_name="us-east-1")
+    groups = logs.describe_log_groups(logGroupNamePrefix="/aws/apigateway/")["logGroups"]
+    return (
+        len(ag.get_rest_apis()["items"])
+        + len(ag.get_domain_names()["items"])
+        + len(acm.list_certificates()["CertificateSummaryList"])
+        + len(groups)
+    )
+
+
+def _api_zone() -> dict[str, Any]:
+    r53 = boto3.client("route53", region_name="us-east-1")
+    zone = r53.create_hosted_zone(Name="example.com", CallerReference="contract-api")["HostedZone"]["Id"]
+    return {"domain": {"name": "api.example.com", "route53": {"hostedZoneId": zone.split("/")[-1]}}}
+
+
 @dataclass(frozen=True)
 class Scenario:
     spec: dict[str, Any]
@@ -103,6 +121,20 @@ SCENARIOS: dict[str, Scenario] = {
         3,
         needs=(("StackeryObjectStore", "site", {}),),
         setup=_zone,
+    ),
+    "StackeryRestApi": Scenario(
+        {
+            "routes": [
+                {"method": "GET", "path": "/items", "function": "fn"},
+                {"method": "POST", "path": "/items/{id}", "function": "fn"},
+            ],
+            "throttling": {"rateLimit": 50, "burstLimit": 100},
+            "accessLogs": True,
+        },
+        _count_restapi,
+        4,
+        needs=(("StackeryFunction", "fn", {"code": {"zipBase64": _zip()}}),),
+        setup=_api_zone,
     ),
 }
 
