@@ -359,6 +359,8 @@ class LogGroupPart:
         return ctx.req.spec.access_logs
 
     def observe(self, ctx: Ctx) -> Seen[str]:
+        if not self.wanted(ctx) and not ctx.req.status.get("logGroup"):
+            return Seen(exists=False)  # never had one: no read (one recorded is read so it is removed)
         logs, name = client("logs", ctx.req.region), log_group_name(ctx)
         found = [g for g in logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", []) if g["logGroupName"] == name]
         if not found:

@@ -13,7 +13,9 @@ from .conftest import aws, ready, wait_for
 from .test_table_function_e2e import ZIP
 
 NS = "prune"
-ORDER = "stackerytables,stackeryobjectstores,secrets,stackeryconfigstores,configmaps,stackerycdns,stackeryfunctions"
+ORDER = (
+    "stackerytables,stackeryobjectstores,secrets,stackeryconfigstores,configmaps,stackeryfunctions,stackerycdns,stackeryrestapis"
+)
 
 
 def obj(kind: str, name: str, **spec: Any) -> dict[str, Any]:
@@ -23,6 +25,7 @@ def obj(kind: str, name: str, **spec: Any) -> dict[str, Any]:
 def leftovers(bed: testbed.TestBed, cdn_uid: str) -> dict[str, list[str]]:
     """Every AWS resource moto holds that carries (or is named for) namespace prune."""
     s3, ddb, lam, iam, ssm, cf = (aws(bed, s) for s in ("s3", "dynamodb", "lambda", "iam", "ssm", "cloudfront"))
+    ag, logs = aws(bed, "apigateway"), aws(bed, "logs")
     found: dict[str, list[str]] = {
         "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"] if f"-{NS}-" in b["Name"]],
         "tables": [t for t in ddb.list_tables()["TableNames"] if f"-{NS}-" in t],
@@ -33,6 +36,8 @@ def leftovers(bed: testbed.TestBed, cdn_uid: str) -> dict[str, list[str]]:
         "distributions": [
             d["Id"] for d in (cf.list_distributions()["DistributionList"].get("Items") or []) if cdn_uid in d.get("Comment", "")
         ],
+        "restApis": [a["name"] for a in ag.get_rest_apis()["items"] if f"-{NS}-" in a["name"]],
+        "logGroups": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"] if f"-{NS}-" in g["logGroupName"]],
         "originAccessControls": [
             o["Name"]
             for o in cf.list_origin_access_controls()["OriginAccessControlList"].get("Items") or []
@@ -67,6 +72,7 @@ def test_delete_everything_at_once_leaves_nothing(bed: testbed.TestBed) -> None:
             outputs={"configMapName": "worker-outputs"},
         ),
         obj("StackeryCDN", "www", objectStore="site"),
+        obj("StackeryRestApi", "api", routes=[{"method": "GET", "path": "/orders", "function": "worker"}], accessLogs=True),
     ]
     bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
     ready_objs = {}
@@ -76,11 +82,12 @@ def test_delete_everything_at_once_leaves_nothing(bed: testbed.TestBed) -> None:
         ("stackeryconfigstore", "cfg"),
         ("stackeryfunction", "worker"),
         ("stackerycdn", "www"),
+        ("stackeryrestapi", "api"),
     ):
         ready_objs[kind] = wait_for(lambda k=kind, n=name: ready(bed, k, n, NS), timeout=120, what=f"{kind} {name} Ready")  # type: ignore[misc]
     cdn_uid = ready_objs["stackerycdn"]["metadata"]["uid"]
     made = leftovers(bed, cdn_uid)
-    assert set(made) >= {"buckets", "tables", "functions", "roles", "parameters", "mappings", "distributions"}, made
+    assert set(made) >= {"buckets", "tables", "functions", "roles", "parameters", "mappings", "distributions", "restApis"}, made
 
     bed.kubectl("delete", ORDER, "--all", "-n", NS, "--wait=false")
 
