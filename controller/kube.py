@@ -121,6 +121,10 @@ class KubeCluster:
 class ReadError(RuntimeError):
     """The plugin could not read what it needs (RBAC, connection); the message says what."""
 
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class KubeReader:
     """Read-only access for the kubectl plugin: the user's kubeconfig and RBAC, get/list verbs only."""
@@ -138,7 +142,7 @@ class KubeReader:
                 got = api.list_namespaced_custom_object(GROUP, VERSION, namespace, plural(kind))
         except ApiException as exc:
             where = f"namespace {namespace}" if namespace else "all namespaces"
-            raise ReadError(f"cannot list {plural(kind)} in {where}: {exc.status} {exc.reason}") from None
+            raise ReadError(f"cannot list {plural(kind)} in {where}: {exc.status} {exc.reason}", exc.status or 0) from None
         return [{**item, "kind": kind} for item in dict(got).get("items", [])]
 
     def events(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:

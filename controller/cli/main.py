@@ -53,8 +53,18 @@ def read_cluster(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Any]:
     reader = KubeReader(args.kubeconfig, args.context)
     namespace = None if args.all_namespaces else (args.namespace or reader.current_namespace())
     objects: list[dict[str, Any]] = []
+    refused: list[RuntimeError] = []
     for info in KINDS:
-        objects += reader.list_objects(info.kind, namespace)
+        try:
+            objects += reader.list_objects(info.kind, namespace)
+        except RuntimeError as exc:  # kube.ReadError
+            if getattr(exc, "status", 0) != 403:
+                raise
+            refused.append(exc)
+    if len(refused) == len(KINDS):
+        raise refused[0]
+    for err in refused:  # a kind this user may not list is left out, and said so
+        print(f"kubectl stackery: {err} (left out)", file=sys.stderr)
     return objects, reader
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import testbed
 
+from controller.registry import KINDS as REGISTRY
+
 from .conftest import ready, wait_for
 from .test_objectstore_e2e import ROOT
 
@@ -22,7 +24,7 @@ NODES = {
     "stackeryfunction": ("order-worker",),
     "stackerycdn": ("www",),
 }
-KINDS = ",".join(f"{k}s" for k in NODES)
+KINDS = ",".join(info.plural for info in REGISTRY)
 
 
 def plugin(bed: testbed.TestBed, *args: str, who: str = "bob") -> subprocess.CompletedProcess[str]:
@@ -79,6 +81,12 @@ def test_plugin_draws_lists_and_explains_the_demo_stack(bed: testbed.TestBed) ->
     # and nothing outside the granted namespace is shown to it
     everywhere = plugin(bed, "status", "-A")
     assert everywhere.returncode == 1 and "cannot list stackeryobjectstores in all namespaces: 403" in everywhere.stderr
+    # a kind the user may not list is left out, with a note, and the rest still shown
+    bed.kubectl("create", "role", "stackery-view-some", "-n", "default", "--verb=get,list", "--resource=stackerytables")
+    bed.kubectl("create", "rolebinding", "alice-view-some", "-n", "default", "--role=stackery-view-some", "--user=alice")
+    partial = plugin(bed, "status", "-n", "default", who="alice")
+    assert partial.returncode in (0, 2) and " orders " in partial.stdout and "order-worker" not in partial.stdout
+    assert "cannot list stackeryfunctions in namespace default: 403 Forbidden (left out)" in partial.stderr
 
 
 def test_dashboard_uses_only_exported_metrics(bed: testbed.TestBed) -> None:

@@ -9,6 +9,7 @@ import subprocess
 from typing import Any
 
 import testbed
+import yaml
 from botocore.exceptions import ClientError
 
 from .conftest import aws, cond, ready, wait_for
@@ -31,11 +32,32 @@ def statements(bed: testbed.TestBed, fn_arn: str, api_id: str) -> list[str]:
     return [s["Sid"] for s in policy["Statement"] if s["Sid"].startswith(f"stackery-{api_id}-")]
 
 
+NS = "apis"  # the example, in its own namespace and on its own domain (other tests apply it to default)
+DOMAIN = "api.shop.example.com"
+DOMAIN_SPEC: dict[str, Any] = {}
+
+
+def example() -> str:
+    docs = list(yaml.safe_load_all((ROOT / "examples/restapi.yaml").read_text()))
+    for d in docs:
+        d["metadata"]["namespace"] = NS
+        if d["kind"] == "StackeryRestApi":
+            domain = d["spec"].pop("domain")  # added once the API is Ready (below), so each step is seen
+            domain["name"] = DOMAIN
+            DOMAIN_SPEC.update(domain)
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
+
+
+def get(bed: testbed.TestBed, kind: str, name: str) -> dict[str, Any]:
+    return bed.get(kind, name, NS)
+
+
 def patch(bed: testbed.TestBed, body: dict[str, Any]) -> None:
-    bed.kubectl("patch", "stackeryrestapi", "items-api", "--type=merge", "-p", json.dumps(body))
+    bed.kubectl("patch", "stackeryrestapi", "items-api", "-n", NS, "--type=merge", "-p", json.dumps(body))
 
 
 def test_restapi_example_domain_routes_drift_and_delete(bed: testbed.TestBed) -> None:
+    bed.kubectl("create", "namespace", NS)  # before the watch: kubectl does not watch a namespace not there yet
     watch = subprocess.Popen(
         [
             str(bed.assets / "kubectl"),
@@ -43,6 +65,8 @@ def test_restapi_example_domain_routes_drift_and_delete(bed: testbed.TestBed) ->
             str(bed.kubeconfig()),
             "get",
             "stackeryrestapi",
+            "-n",
+            NS,
             "-w",
             "--field-selector",
             "metadata.name=items-api",
@@ -56,8 +80,16 @@ def test_restapi_example_domain_routes_drift_and_delete(bed: testbed.TestBed) ->
         text=True,
     )
     try:
-        bed.kubectl("apply", "-f", str(ROOT / "examples/restapi.yaml"))
-        api = wait_for(lambda: ready(bed, "stackeryrestapi", "items-api"), timeout=120, what="RestApi Ready")
+        bed.kubectl("apply", "-f", "-", input=example())
+        wait_for(lambda: ready(bed, "stackeryrestapi", "items-api", NS), timeout=120, what="RestApi Ready")
+        # the custom domain: a certificate is requested (PendingValidation, the record shown), then issued
+        # (moto issues it after 3 s), then the domain, mapping and Ready
+        patch(bed, {"spec": {"domain": DOMAIN_SPEC}})
+        api = wait_for(
+            lambda: (o := ready(bed, "stackeryrestapi", "items-api", NS)) and o["status"].get("domainTarget") and o,
+            timeout=120,
+            what="RestApi Ready on its domain",
+        )
     finally:
         watch.terminate()
         seen = watch.communicate(timeout=10)[0]
@@ -65,11 +97,11 @@ def test_restapi_example_domain_routes_drift_and_delete(bed: testbed.TestBed) ->
     st = api["status"]
     aid = st["apiId"]
     assert st["url"] == f"https://{aid}.execute-api.us-east-1.amazonaws.com/prod" and st["routeCount"] == 2
-    assert st["domainTarget"].endswith(".amazonaws.com") and st["dnsRecords"][0]["name"] == "api.example.com"
+    assert st["domainTarget"].endswith(".amazonaws.com") and st["dnsRecords"][0]["name"] == DOMAIN
     assert cond(api, "CertificateIssued")["reason"] == "Issued"
-    cm = json.loads(bed.kubectl("get", "configmap", "items-api-outputs", "-o", "json").stdout)["data"]
+    cm = json.loads(bed.kubectl("get", "configmap", "items-api-outputs", "-n", NS, "-o", "json").stdout)["data"]
     assert cm == {"API_URL": st["url"], "API_ID": aid}
-    fns = {n: bed.get("stackeryfunction", n)["status"]["arn"] for n in ("list-items", "health")}
+    fns = {n: get(bed, "stackeryfunction", n)["status"]["arn"] for n in ("list-items", "health")}
     assert set(methods(bed, aid)) == {"GET /items", "GET /health"}
     assert len(statements(bed, fns["list-items"], aid)) == 1 and len(statements(bed, fns["health"], aid)) == 1
 
@@ -79,17 +111,17 @@ def test_restapi_example_domain_routes_drift_and_delete(bed: testbed.TestBed) ->
         {"method": "GET", "path": "/health", "function": "health"},
     ]
     patch(bed, {"spec": {"routes": [*routes, {"method": "POST", "path": "/items/{id}", "function": "list-items"}]}})
-    wait_for(lambda: ready(bed, "stackeryrestapi", "items-api"), what="route added")
+    wait_for(lambda: ready(bed, "stackeryrestapi", "items-api", NS), what="route added")
     assert set(methods(bed, aid)) == {"GET /items", "GET /health", "POST /items/{id}"}
     assert len(statements(bed, fns["list-items"], aid)) == 2
     patch(bed, {"spec": {"routes": routes}})
-    wait_for(lambda: ready(bed, "stackeryrestapi", "items-api"), what="route removed")
+    wait_for(lambda: ready(bed, "stackeryrestapi", "items-api", NS), what="route removed")
     assert set(methods(bed, aid)) == {"GET /items", "GET /health"}
     assert len(statements(bed, fns["list-items"], aid)) == 1 and len(statements(bed, fns["health"], aid)) == 1
 
     # drift behind the operator's back: reported with Report, put back with Correct
     patch(bed, {"spec": {"driftPolicy": "Report"}})
-    wait_for(lambda: ready(bed, "stackeryrestapi", "items-api"), what="Report")
+    wait_for(lambda: ready(bed, "stackeryrestapi", "items-api", NS), what="Report")
     ag = aws(bed, "apigateway")
     res = next(r for r in ag.get_resources(restApiId=aid)["items"] if r["path"] == "/health")
     ag.delete_method(restApiId=aid, resourceId=res["id"], httpMethod="GET")
@@ -98,7 +130,7 @@ def test_restapi_example_domain_routes_drift_and_delete(bed: testbed.TestBed) ->
     )
     drifted = wait_for(
         lambda: (
-            (o := bed.get("stackeryrestapi", "items-api"))
+            (o := get(bed, "stackeryrestapi", "items-api"))
             and {d["field"] for d in o["status"].get("drift", [])} >= {"routes", "throttling"}
             and o
         ),
@@ -115,23 +147,32 @@ def test_restapi_example_domain_routes_drift_and_delete(bed: testbed.TestBed) ->
     )
 
     # invalid routes never reach the operator
-    bad = json.loads(json.dumps(bed.get("stackeryrestapi", "items-api")))
+    bad = get(bed, "stackeryrestapi", "items-api")
     for route, words in (
         ({"method": "FETCH", "path": "/x", "function": "health"}, "FETCH"),
         ({"method": "GET", "path": "x", "function": "health"}, "path"),
     ):
         res2 = bed.kubectl(
-            "patch", "stackeryrestapi", "items-api", "--type=merge", "-p", json.dumps({"spec": {"routes": [route]}}), check=False
+            "patch",
+            "stackeryrestapi",
+            "items-api",
+            "-n",
+            NS,
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"routes": [route]}}),
+            check=False,
         )
         assert res2.returncode != 0 and words in res2.stderr, res2.stderr
-    assert bad["metadata"]["generation"] == bed.get("stackeryrestapi", "items-api")["metadata"]["generation"]
+    assert bad["metadata"]["generation"] == get(bed, "stackeryrestapi", "items-api")["metadata"]["generation"]
 
     # delete: nothing of the API is left, the functions keep no permission
     cert = st["certificateArn"]
-    bed.kubectl("delete", "stackeryrestapi", "items-api", "--timeout=90s")
+    bed.kubectl("delete", "stackeryrestapi", "items-api", "-n", NS, "--timeout=90s")
     assert aid not in {a["id"] for a in ag.get_rest_apis()["items"]}
-    assert "api.example.com" not in {d["domainName"] for d in ag.get_domain_names()["items"]}
+    assert st["grantedFunctions"] and sorted(st["grantedFunctions"]) == sorted(fns.values())
+    assert DOMAIN not in {d["domainName"] for d in ag.get_domain_names()["items"]}
     assert cert not in {c["CertificateArn"] for c in aws(bed, "acm").list_certificates()["CertificateSummaryList"]}
     assert statements(bed, fns["list-items"], aid) == [] and statements(bed, fns["health"], aid) == []
     logs = aws(bed, "logs").describe_log_groups(logGroupNamePrefix="/aws/apigateway/")["logGroups"]
-    assert not [g for g in logs if "items-api" in g["logGroupName"]]
+    assert not [g for g in logs if f"-{NS}-items-api" in g["logGroupName"]]
