@@ -54,8 +54,38 @@ def wanted_routes(ctx: Ctx) -> dict[str, str]:
     return out
 
 
-def routes_hash(routes: Mapping[str, str]) -> str:
-    return short_hash(*(f"{k}={v}" for k, v in sorted(routes.items())), length=16)
+PREFLIGHT = "OPTIONS"
+HEADER = "method.response.header.Access-Control-"
+
+
+def wanted_preflight(ctx: Ctx) -> dict[str, dict[str, str]]:
+    """path -> the preflight's response headers, for every routed path without its own OPTIONS/ANY route."""
+    cors = ctx.req.spec.cors
+    if cors is None:
+        return {}
+    by_path: dict[str, set[str]] = {}
+    for r in ctx.req.spec.routes:
+        by_path.setdefault(r.path, set()).add(r.method)
+    out = {}
+    for path, methods in sorted(by_path.items()):
+        if methods & {"OPTIONS", "ANY"}:
+            continue
+        headers = {
+            HEADER + "Allow-Origin": f"'{cors.allow_origin}'",
+            HEADER + "Allow-Methods": f"'{','.join(sorted(methods | {'OPTIONS'}))}'",
+            HEADER + "Allow-Headers": f"'{','.join(cors.allow_headers)}'",
+        }
+        if cors.max_age_seconds is not None:
+            headers[HEADER + "Max-Age"] = f"'{cors.max_age_seconds}'"
+        out[path] = headers
+    return out
+
+
+def routes_hash(routes: Mapping[str, str], preflight: Mapping[str, Mapping[str, str]] | None = None) -> str:
+    """What a deployment serves: routes and preflight responses (a change of either needs a new one)."""
+    items = [f"{k}={v}" for k, v in sorted(routes.items())]
+    items += [f"{p}:{sorted(h.items())}" for p, h in sorted((preflight or {}).items())]
+    return short_hash(*items, length=16)
 
 
 def integration_uri(region: str, fn_arn: str) -> str:
@@ -155,6 +185,8 @@ class ApiPart:
 class Routes:
     have: dict[str, str]
     """"METHOD /path" -> function ARN found."""
+    preflight: dict[str, dict[str, str]]
+    """path -> response headers of the CORS preflight (OPTIONS with a MOCK integration) found there."""
     resources: dict[str, str]
     """path -> resource id."""
     methods: dict[str, set[str]]
@@ -177,25 +209,31 @@ class RoutesPart:
         have: dict[str, str] = {}
         resources: dict[str, str] = {}
         methods: dict[str, set[str]] = {}
+        preflight: dict[str, dict[str, str]] = {}
         for res in items.get("items", []):
             resources[res["path"]] = res["id"]
             for method, m in (res.get("resourceMethods") or {}).items():
                 methods.setdefault(res["path"], set()).add(method)
-                uri = (m.get("methodIntegration") or {}).get("uri", "")
+                integration = m.get("methodIntegration") or {}
+                if method == PREFLIGHT and integration.get("type") == "MOCK":
+                    answer = (integration.get("integrationResponses") or {}).get("200") or {}
+                    preflight[res["path"]] = dict(answer.get("responseParameters") or {})
+                    continue
+                uri = integration.get("uri", "")
                 arn = uri.split("/functions/", 1)[1].rsplit("/invocations", 1)[0] if "/functions/" in uri else uri
                 have[f"{method} {res['path']}"] = arn
         want = wanted_routes(ctx)
         return Seen(
             exists=bool(have),
-            actual=Routes(have, resources, methods),
+            actual=Routes(have, preflight, resources, methods),
             owner_uid=ctx.req.ref.uid,  # inside our API
-            diffs=tuple(compare("routes", want, have)),
+            diffs=(*compare("routes", want, have), *compare("cors", wanted_preflight(ctx), preflight)),
             identifiers={"routeCount": len(have)},
         )
 
     def ensure(self, ctx: Ctx, seen: Seen[Routes]) -> Seen[Routes]:
         ag, aid, region = client("apigateway", ctx.req.region), api_id(ctx), ctx.req.region
-        state = seen.actual or Routes({}, {}, {})
+        state = seen.actual or Routes({}, {}, {}, {})
         resources, methods = dict(state.resources), {k: set(v) for k, v in state.methods.items()}
         if "/" not in resources:
             root = ag.get_resources(restApiId=aid, limit=500)["items"]
@@ -221,16 +259,58 @@ class RoutesPart:
             method, path = key.split(" ", 1)
             ag.delete_method(restApiId=aid, resourceId=resources[path], httpMethod=method)
             methods[path].discard(method)
+        preflight = wanted_preflight(ctx)
+        for path, headers in preflight.items():
+            if state.preflight.get(path) != headers:
+                self._preflight(ag, aid, resources, methods, path, headers, replace=path in state.preflight)
+        for path in sorted(set(state.preflight) - set(preflight)):
+            ag.delete_method(restApiId=aid, resourceId=resources[path], httpMethod=PREFLIGHT)
+            methods[path].discard(PREFLIGHT)
         # resources left with no method and no child go too (deepest first); the root stays
         for path in sorted(resources, key=len, reverse=True):
             if path != "/" and not methods.get(path) and not any(p.startswith(path + "/") for p in resources):
                 ag.delete_resource(restApiId=aid, resourceId=resources.pop(path))
         return Seen(
             exists=bool(want),
-            actual=Routes(dict(want), resources, methods),
+            actual=Routes(dict(want), preflight, resources, methods),
             owner_uid=ctx.req.ref.uid,
             identifiers={"routeCount": len(want)},
         )
+
+    def _preflight(
+        self,
+        ag: Any,
+        aid: str,
+        resources: dict[str, str],
+        methods: dict[str, set[str]],
+        path: str,
+        headers: dict[str, str],
+        *,
+        replace: bool,
+    ) -> None:
+        """OPTIONS answered by API Gateway itself (MOCK) with the CORS headers; replaced whole when changed."""
+        rid = self._resource(ag, aid, resources, path)
+        if replace:
+            ag.delete_method(restApiId=aid, resourceId=rid, httpMethod=PREFLIGHT)
+        ag.put_method(restApiId=aid, resourceId=rid, httpMethod=PREFLIGHT, authorizationType="NONE")
+        ag.put_integration(
+            restApiId=aid,
+            resourceId=rid,
+            httpMethod=PREFLIGHT,
+            type="MOCK",
+            requestTemplates={"application/json": '{"statusCode": 200}'},
+        )
+        ag.put_method_response(
+            restApiId=aid,
+            resourceId=rid,
+            httpMethod=PREFLIGHT,
+            statusCode="200",
+            responseParameters=dict.fromkeys(headers, False),
+        )
+        ag.put_integration_response(
+            restApiId=aid, resourceId=rid, httpMethod=PREFLIGHT, statusCode="200", responseParameters=headers
+        )
+        methods.setdefault(path, set()).add(PREFLIGHT)
 
     @staticmethod
     def _resource(ag: Any, aid: str, resources: dict[str, str], path: str) -> str:
@@ -247,7 +327,7 @@ class RoutesPart:
         """Every resource, deepest first (moto does not cascade to children), and the root's methods; the
         API goes next."""
         ag, aid = client("apigateway", ctx.req.region), api_id(ctx)
-        state = seen.actual or Routes({}, {}, {})
+        state = seen.actual or Routes({}, {}, {}, {})
         for path in sorted(state.resources, key=len, reverse=True):
             if path != "/":
                 ag.delete_resource(restApiId=aid, resourceId=state.resources[path])

@@ -34,6 +34,7 @@ from .apigateway import (
     api_of,
     routes_hash,
     tags_of,
+    wanted_preflight,
     wanted_routes,
 )
 from .certificate import CertificatePart, CertSettings, CertState
@@ -114,7 +115,7 @@ class StagePart:
         spec = ctx.req.spec
         lg = ctx.seen.get("logGroup")
         return {
-            "deployment": routes_hash(wanted_routes(ctx)),
+            "deployment": routes_hash(wanted_routes(ctx), wanted_preflight(ctx)),
             "throttling": {"rateLimit": float(spec.throttling.rate_limit), "burstLimit": spec.throttling.burst_limit}
             if spec.throttling
             else None,

@@ -39,6 +39,24 @@ class Throttling(Model):
     burst_limit: int = Field(ge=0, le=5000, description="Burst requests.")
 
 
+class Cors(Model):
+    """CORS preflight: an OPTIONS method (MOCK integration) on every routed path without an OPTIONS/ANY
+    route of its own. The functions add Access-Control-Allow-Origin to their own (proxy) responses."""
+
+    allow_origin: str = Field(
+        max_length=256,
+        pattern=r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$",
+        description="Access-Control-Allow-Origin: * or one origin (for several, answer from the function).",
+    )
+    allow_headers: list[str] = Field(
+        default_factory=lambda: ["Content-Type", "Authorization"],
+        max_length=50,
+        description="Access-Control-Allow-Headers.",
+        json_schema_extra={"items": {"type": "string", "pattern": "^[A-Za-z0-9-]+$", "maxLength": 128}},
+    )
+    max_age_seconds: int | None = Field(default=None, ge=0, le=86400, description="Access-Control-Max-Age.")
+
+
 class Domain(Model):
     """A custom domain: a regional certificate, an API Gateway domain name and a base-path mapping."""
 
@@ -81,6 +99,7 @@ class RestApiSpec(CommonSpec):
         default=30, description="Retention of the access log group."
     )
     description: str = Field(default="", max_length=1024, description="API description.")
+    cors: Cors | None = Field(default=None, description="CORS preflight responses (default: none).")
     domain: Domain | None = Field(default=None, description="Optional custom domain.")
 
     cel_rules: ClassVar[list[dict[str, str]]] = [

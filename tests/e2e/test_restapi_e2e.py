@@ -17,10 +17,12 @@ from .test_objectstore_e2e import ROOT
 
 
 def methods(bed: testbed.TestBed, api_id: str) -> dict[str, str]:
+    """Routes ("METHOD /path" -> integration URI); CORS preflights (MOCK) as "OPTIONS /path" -> "preflight"."""
     out = {}
     for res in aws(bed, "apigateway").get_resources(restApiId=api_id, embed=["methods"])["items"]:
         for method, m in (res.get("resourceMethods") or {}).items():
-            out[f"{method} {res['path']}"] = m["methodIntegration"]["uri"]
+            mock = m["methodIntegration"]["type"] == "MOCK"
+            out[f"{method} {res['path']}"] = "preflight" if mock else m["methodIntegration"]["uri"]
     return out
 
 
@@ -102,7 +104,8 @@ def test_restapi_example_domain_routes_drift_and_delete(bed: testbed.TestBed) ->
     cm = json.loads(bed.kubectl("get", "configmap", "items-api-outputs", "-n", NS, "-o", "json").stdout)["data"]
     assert cm == {"API_URL": st["url"], "API_ID": aid}
     fns = {n: get(bed, "stackeryfunction", n)["status"]["arn"] for n in ("list-items", "health")}
-    assert set(methods(bed, aid)) == {"GET /items", "GET /health"}
+    assert set(methods(bed, aid)) == {"GET /items", "GET /health", "OPTIONS /items", "OPTIONS /health"}
+    assert methods(bed, aid)["OPTIONS /items"] == "preflight"  # CORS answered by API Gateway (MOCK)
     assert len(statements(bed, fns["list-items"], aid)) == 1 and len(statements(bed, fns["health"], aid)) == 1
 
     # adding a route adds exactly its integration and its permission; removing it removes exactly those
@@ -112,11 +115,11 @@ def test_restapi_example_domain_routes_drift_and_delete(bed: testbed.TestBed) ->
     ]
     patch(bed, {"spec": {"routes": [*routes, {"method": "POST", "path": "/items/{id}", "function": "list-items"}]}})
     wait_for(lambda: ready(bed, "stackeryrestapi", "items-api", NS), what="route added")
-    assert set(methods(bed, aid)) == {"GET /items", "GET /health", "POST /items/{id}"}
+    assert {k for k, v in methods(bed, aid).items() if v != "preflight"} == {"GET /items", "GET /health", "POST /items/{id}"}
     assert len(statements(bed, fns["list-items"], aid)) == 2
     patch(bed, {"spec": {"routes": routes}})
     wait_for(lambda: ready(bed, "stackeryrestapi", "items-api", NS), what="route removed")
-    assert set(methods(bed, aid)) == {"GET /items", "GET /health"}
+    assert set(methods(bed, aid)) == {"GET /items", "GET /health", "OPTIONS /items", "OPTIONS /health"}
     assert len(statements(bed, fns["list-items"], aid)) == 1 and len(statements(bed, fns["health"], aid)) == 1
 
     # drift behind the operator's back: reported with Report, put back with Correct

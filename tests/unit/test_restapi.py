@@ -69,7 +69,8 @@ def routes(api_id: str) -> dict[str, str]:
     out = {}
     for res in ag().get_resources(restApiId=api_id, embed=["methods"])["items"]:
         for method, m in (res.get("resourceMethods") or {}).items():
-            out[f"{method} {res['path']}"] = m["methodIntegration"]["uri"].split("function:")[1].split("/")[0]
+            if m["methodIntegration"]["type"] != "MOCK":  # a CORS preflight is not a route
+                out[f"{method} {res['path']}"] = m["methodIntegration"]["uri"].split("function:")[1].split("/")[0]
     return out
 
 
@@ -232,3 +233,41 @@ def test_in_sync_check_is_read_only_within_budget(fns: dict[str, dict[str, Any]]
 def test_invalid_specs_rejected_by_model(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         RestApiSpec.model_validate(bad)
+
+
+def preflight(api_id: str) -> dict[str, dict[str, str]]:
+    out = {}
+    for res in ag().get_resources(restApiId=api_id, embed=["methods"])["items"]:
+        m = (res.get("resourceMethods") or {}).get("OPTIONS")
+        if m and m["methodIntegration"]["type"] == "MOCK":
+            out[res["path"]] = m["methodIntegration"]["integrationResponses"]["200"]["responseParameters"]
+    return out
+
+
+def test_cors_preflight_follows_the_spec(fns: dict[str, dict[str, Any]]) -> None:
+    spec: dict[str, Any] = {
+        "routes": [
+            {"method": "GET", "path": "/items", "function": "list"},
+            {"method": "POST", "path": "/items", "function": "put"},
+            {"method": "ANY", "path": "/raw", "function": "list"},  # its function answers OPTIONS itself
+        ],
+        "cors": {"allowOrigin": "https://app.example.com", "maxAgeSeconds": 600},
+    }
+    api = Api(spec, fns)
+    obs = api.sync()
+    aid, first = obs.identifiers["apiId"], obs.identifiers["deploymentId"]
+    got = preflight(aid)
+    assert set(got) == {"/items"}
+    assert got["/items"]["method.response.header.Access-Control-Allow-Origin"] == "'https://app.example.com'"
+    assert got["/items"]["method.response.header.Access-Control-Allow-Methods"] == "'GET,OPTIONS,POST'"
+    assert got["/items"]["method.response.header.Access-Control-Max-Age"] == "'600'"
+    assert routes(aid).keys() == {"GET /items", "POST /items", "ANY /raw"}  # the preflight is not a route
+    # a changed origin replaces the preflight and is deployed
+    spec["cors"]["allowOrigin"] = "*"
+    obs = api.sync()
+    assert preflight(aid)["/items"]["method.response.header.Access-Control-Allow-Origin"] == "'*'"
+    assert obs.identifiers["deploymentId"] != first
+    # no cors: no preflight, the routes and their resource stay
+    del spec["cors"]
+    api.sync()
+    assert preflight(aid) == {} and routes(aid).keys() == {"GET /items", "POST /items", "ANY /raw"}
