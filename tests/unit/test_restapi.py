@@ -271,3 +271,19 @@ def test_cors_preflight_follows_the_spec(fns: dict[str, dict[str, Any]]) -> None
     del spec["cors"]
     api.sync()
     assert preflight(aid) == {} and routes(aid).keys() == {"GET /items", "POST /items", "ANY /raw"}
+
+
+def test_a_function_connected_to_the_api_gets_its_url_and_invoke_permission() -> None:
+    from controller.adapters.function import environment, policy_document
+    from controller.registry import WIRING
+
+    status = {"apiId": "a1b2c3", "url": "https://a1b2c3.execute-api.us-east-1.amazonaws.com/prod"}
+    spec = FunctionSpec.model_validate(
+        {"code": {"zipBase64": zip_b64()}, "connections": [{"kind": "StackeryRestApi", "name": "items-api"}]}
+    )
+    nodes = {("StackeryRestApi", "items-api"): status}
+    assert environment(spec, nodes, WIRING) == {"API_URL": status["url"], "API_ID": "a1b2c3"}
+    doc = policy_document(spec, nodes, WIRING, function_name="f", region="us-east-1", account="123456789012")
+    grant = next(s for s in doc["Statement"] if s["Sid"].startswith("Connection1"))
+    assert grant["Action"] == ["execute-api:Invoke"]
+    assert grant["Resource"] == ["arn:aws:execute-api:us-east-1:123456789012:a1b2c3/*"]
