@@ -18,6 +18,7 @@ from .adapters.configstore import ConfigStoreAdapter
 from .adapters.function import FunctionAdapter
 from .adapters.objectstore import ObjectStoreAdapter
 from .adapters.restapi import RestApiAdapter
+from .adapters.virtualnetwork import VirtualNetworkAdapter
 from .adapters.table import TableAdapter
 from .api.cdn import CDNSpec, CDNStatus
 from .api.common import CommonStatus
@@ -25,6 +26,7 @@ from .api.configstore import ConfigStoreSpec, ConfigStoreStatus
 from .api.function import FunctionSpec, FunctionStatus
 from .api.objectstore import ObjectStoreSpec, ObjectStoreStatus
 from .api.restapi import RestApiSpec, RestApiStatus
+from .api.virtualnetwork import VirtualNetworkSpec, VirtualNetworkStatus
 from .api.table import TableSpec, TableStatus
 from .core.adapter import Adapter
 from .core.wiring import Wiring
@@ -124,6 +126,18 @@ KINDS: tuple[KindInfo, ...] = (
             {"name": "URL", "type": "string", "jsonPath": ".status.url"},
             {"name": "Routes", "type": "integer", "jsonPath": ".status.routeCount"},
             {"name": "Certificate", "type": "string", "jsonPath": '.status.conditions[?(@.type=="CertificateIssued")].reason'},
+        ),
+    ),
+    KindInfo(
+        kind="StackeryVirtualNetwork",
+        short_names=("svn", "virtualnetwork", "vnet"),
+        spec_model=VirtualNetworkSpec,
+        status_model=VirtualNetworkStatus,
+        adapter=VirtualNetworkAdapter(),
+        description="A VPC with a public and a private subnet per zone, internet gateway, NAT gateways, route tables, gateway endpoints and an empty default security group.",
+        printer_columns=(
+            {"name": "VPC", "type": "string", "jsonPath": ".status.vpcId"},
+            {"name": "CIDR", "type": "string", "jsonPath": ".status.cidr"},
         ),
     ),
 )

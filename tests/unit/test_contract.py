@@ -93,6 +93,21 @@ def _api_zone() -> dict[str, Any]:
     return {"domain": {"name": "api.example.com", "route53": {"hostedZoneId": zone.split("/")[-1]}}}
 
 
+def _count_network() -> int:
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    ours = [{"Name": "tag:stackery.io/namespace", "Values": [NS]}]
+    nats = [n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] not in ("deleted", "deleting")]
+    return (
+        len(ec2.describe_vpcs(Filters=ours)["Vpcs"])
+        + len(ec2.describe_subnets(Filters=ours)["Subnets"])
+        + len(ec2.describe_internet_gateways(Filters=ours)["InternetGateways"])
+        + len(nats)
+        + len(ec2.describe_addresses(Filters=ours)["Addresses"])
+        + len(ec2.describe_route_tables(Filters=ours)["RouteTables"])
+        + len([v for v in ec2.describe_vpc_endpoints(Filters=ours)["VpcEndpoints"] if v["State"].lower() != "deleted"])
+    )
+
+
 @dataclass(frozen=True)
 class Scenario:
     spec: dict[str, Any]
@@ -136,6 +151,8 @@ SCENARIOS: dict[str, Scenario] = {
         needs=(("StackeryFunction", "fn", {"code": {"zipBase64": _zip()}}),),
         setup=_api_zone,
     ),
+    # VPC + 4 subnets + IGW + 2 NAT + 2 EIP + 3 route tables + 1 endpoint
+    "StackeryVirtualNetwork": Scenario({"endpoints": {"s3": True}}, _count_network, 14),
 }
 
 
