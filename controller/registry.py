@@ -18,16 +18,16 @@ from .adapters.configstore import ConfigStoreAdapter
 from .adapters.function import FunctionAdapter
 from .adapters.objectstore import ObjectStoreAdapter
 from .adapters.restapi import RestApiAdapter
-from .adapters.virtualnetwork import VirtualNetworkAdapter
 from .adapters.table import TableAdapter
+from .adapters.virtualnetwork import VirtualNetworkAdapter
 from .api.cdn import CDNSpec, CDNStatus
 from .api.common import CommonStatus
 from .api.configstore import ConfigStoreSpec, ConfigStoreStatus
 from .api.function import FunctionSpec, FunctionStatus
 from .api.objectstore import ObjectStoreSpec, ObjectStoreStatus
 from .api.restapi import RestApiSpec, RestApiStatus
-from .api.virtualnetwork import VirtualNetworkSpec, VirtualNetworkStatus
 from .api.table import TableSpec, TableStatus
+from .api.virtualnetwork import VirtualNetworkSpec, VirtualNetworkStatus
 from .core.adapter import Adapter
 from .core.wiring import Wiring
 
