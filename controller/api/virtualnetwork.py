@@ -43,8 +43,14 @@ class VirtualNetworkSpec(CommonSpec):
 
     cel_rules: ClassVar[list[dict[str, str]]] = [
         *CommonSpec.cel_rules,
-        {"rule": "self.cidr == oldSelf.cidr", "message": "cidr is immutable: create a new StackeryVirtualNetwork"},
-        {"rule": "self.zones == oldSelf.zones", "message": "zones is immutable: create a new StackeryVirtualNetwork"},
+        {
+            "rule": "!has(oldSelf.cidr) || (has(self.cidr) && self.cidr == oldSelf.cidr)",
+            "message": "cidr is immutable: create a new StackeryVirtualNetwork",
+        },
+        {
+            "rule": "!has(oldSelf.zones) || (has(self.zones) && self.zones == oldSelf.zones)",
+            "message": "zones is immutable: create a new StackeryVirtualNetwork",
+        },
     ]
 
     @field_validator("cidr")
