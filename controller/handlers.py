@@ -116,6 +116,7 @@ def _register(info: KindInfo) -> None:
         status_fields=info.status_fields,
         wiring=WIRING,
         policy=POLICY,
+        protect_in_use=info.in_use_blocks_delete,
     )
     res = (GROUP, VERSION, info.plural)
     on = functools.partial(functools.partial, handle, kind=info.kind)

@@ -62,6 +62,25 @@ class KubeCluster:
             raise
         return obj  # type: ignore[return-value]
 
+    def referrers(self, kind: str, namespace: str, name: str) -> list[str]:
+        from pydantic import ValidationError
+
+        from .core.adapter import NodeRef
+        from .registry import KINDS
+
+        api = k8s.CustomObjectsApi(self._core().api_client)
+        out = set()
+        for info in KINDS:
+            got: Any = api.list_namespaced_custom_object(GROUP, VERSION, namespace, info.plural)
+            for item in dict(got).get("items", []):
+                try:
+                    spec = info.spec_model.model_validate(item.get("spec") or {})
+                except ValidationError:
+                    continue
+                if any(isinstance(r, NodeRef) and (r.kind, r.name) == (kind, name) for r in info.adapter.references(spec)):
+                    out.add(f"{info.kind} {item['metadata']['name']}")
+        return sorted(out)
+
     def mark_pending_create(self, ref: ObjectRef, external_name: str) -> None:
         k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(
             GROUP, VERSION, ref.namespace, plural(ref.kind), ref.name, {"status": {"pendingCreate": external_name}}

@@ -43,6 +43,8 @@ class KindInfo:
     printer_columns: tuple[dict[str, str], ...] = field(default_factory=tuple)
     wiring: Wiring | None = None
     """What a node connected to this kind gets (env names + IAM); None: it cannot be a connection target."""
+    in_use_blocks_delete: bool = False
+    """True: not deleted while another object's spec refers to it (Stalled, reason InUse, naming them)."""
 
     @property
     def singular(self) -> str:
@@ -134,6 +136,7 @@ KINDS: tuple[KindInfo, ...] = (
         spec_model=VirtualNetworkSpec,
         status_model=VirtualNetworkStatus,
         adapter=VirtualNetworkAdapter(),
+        in_use_blocks_delete=True,
         description="A VPC with a public and a private subnet per zone, internet gateway, NAT gateways, route tables, gateway endpoints and an empty default security group.",
         printer_columns=(
             {"name": "VPC", "type": "string", "jsonPath": ".status.vpcId"},

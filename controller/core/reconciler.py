@@ -58,6 +58,7 @@ class Reconciler(Generic[SpecT]):
         status_fields: frozenset[str] | None = None,
         wiring: Mapping[str, Wiring] | None = None,
         policy: Policy | None = None,
+        protect_in_use: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.kind = kind
@@ -67,6 +68,8 @@ class Reconciler(Generic[SpecT]):
         self.wiring = dict(wiring or {})
         """Every wireable kind's Wiring (from the registry), handed to adapters that make connections."""
         self.resolver = Resolver(adapter=adapter, cluster=cluster, settings=settings, wiring=self.wiring)
+        self.protect_in_use = protect_in_use
+        """Refuse to delete while other objects refer to this one (a network with things placed in it)."""
         self.policy = policy or Policy()
         """Tenancy policy: what each namespace may name or reach (controller.policy)."""
         self.cluster = cluster
@@ -292,6 +295,13 @@ class Reconciler(Generic[SpecT]):
             )
         notes: list[Event] = []
         try:
+            users = self.cluster.referrers(self.kind, obj.ref.namespace, obj.ref.name) if self.protect_in_use else []
+            if users:
+                raise BlockedError(
+                    f"{self.kind} {obj.ref.name} is still used by {', '.join(users)}: delete them or remove their "
+                    "reference first; nothing was deleted",
+                    reason="InUse",
+                )
             req = self._request(obj, spec, need_inputs=False, deleting=True)  # deleting needs no Secret values
             held = obj.status.get("resourceName")
             # what the object holds, and (after a changed adoption annotation) what it was about to take on

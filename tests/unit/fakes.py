@@ -100,6 +100,8 @@ class FakeCluster:
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     nodes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     pending: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    """What referrers() answers (in-use protection tests)."""
 
     def mark_pending_create(self, ref: ObjectRef, external_name: str) -> None:
         self.pending.append(external_name)
@@ -112,6 +114,9 @@ class FakeCluster:
 
     def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:
         self.outputs[config_map] = dict(data)
+
+    def referrers(self, kind: str, namespace: str, name: str) -> list[str]:
+        return list(self.users)
 
     def delete_outputs(self, ref: ObjectRef, config_map: str) -> None:
         self.outputs.pop(config_map, None)

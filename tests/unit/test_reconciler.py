@@ -423,3 +423,21 @@ def test_failed_create_keeps_the_pending_marker() -> None:
     assert adapter.calls.count("create") == 1
     assert adapter.cloud["widget-ns-w"]["tags"]["stackery.io/uid"] == "uid-1"
     assert obj.summary()[0] == "True" and obj.status["pendingCreate"] is None
+
+
+def test_in_use_object_is_not_deleted_and_names_its_users() -> None:
+    """A kind that protects itself while used (a Virtual Network with Functions in it): the finalizer
+    stays, Stalled/InUse names the users, no AWS delete; once they are gone the delete proceeds."""
+    rec, adapter, cluster, _ = make()
+    rec.protect_in_use = True
+    obj = Obj(spec={"size": 2})
+    run(rec, obj)
+    cluster.users = ["StackeryFunction api", "StackeryFunction worker"]
+    result = rec.finalize(obj.managed())
+    assert not result.done and "delete" not in adapter.calls
+    obj.status = {**obj.status, **result.status}
+    stalled = obj.cond("Stalled")
+    assert stalled["status"] == "True" and stalled["reason"] == "InUse"
+    assert "StackeryFunction api, StackeryFunction worker" in stalled["message"]
+    cluster.users = []
+    assert rec.finalize(obj.managed()).done and adapter.cloud == {}
