@@ -22,10 +22,21 @@ from ..api.function import FunctionSpec
 from ..aws.clients import account_id, client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
 from ..core.wiring import Access, GrantContext, Statement, Wiring
-from ..errors import InvalidSpecError, RecoverableError
+from ..errors import InvalidSpecError, RecoverableError, WaitingError
 from ..policy import Claim, ClaimKind
 from .common import canon, compare, dns_name, foreign, owner_of
 from .execrole import ExecutionRole
+from .placement import (
+    ENI_STATEMENT,
+    NETWORK_KIND,
+    delete_group,
+    ensure_group,
+    find_group,
+    group_exists,
+    have_vpc_config,
+    private_subnets,
+    vpc_config,
+)
 
 Req = Request[FunctionSpec]
 CODE_TAG = "stackery.io/code-hash"
@@ -43,6 +54,8 @@ class Lambda:
     tags: dict[str, str]
     mappings: list[dict[str, Any]]
     arn: str
+    group: str | None = None
+    """Its security group in the network it is placed in (or left: then deleted once the function is out)."""
 
 
 def grants(status: Mapping[str, Any], ctx: GrantContext, access: Access) -> list[Statement]:
@@ -86,6 +99,8 @@ def policy_document(
         for j, stmt in enumerate(granted):
             sid = f"Connection{i}{c.kind.removeprefix('Stackery')}" + (str(j + 1) if j else "")
             statements.append({"Sid": sid, "Effect": "Allow", **stmt})
+    if spec.virtual_network:  # Lambda makes its network interfaces with the function's role
+        statements.append(dict(ENI_STATEMENT))
     for i, t in enumerate(spec.triggers, start=1):
         stream = nodes[("StackeryTable", t.table)].get("streamArn")
         if stream:
@@ -127,6 +142,8 @@ class FunctionAdapter:
         refs += [NodeRef("StackeryTable", t.table, role="trigger") for t in spec.triggers]
         if spec.code.object_store is not None:
             refs.append(NodeRef("StackeryObjectStore", spec.code.object_store.name, role="code"))
+        if spec.virtual_network:
+            refs.append(NodeRef(NETWORK_KIND, spec.virtual_network, role="placement"))
         return refs  # a table both connected and triggering is listed twice (two wires); the core reads it once
 
     def claims(self, spec: FunctionSpec) -> list[Claim]:
@@ -139,7 +156,10 @@ class FunctionAdapter:
             claims.append(Claim("image", "spec.code.imageUri", spec.code.image_uri))
         return claims
 
-    def _desired(self, req: Req) -> dict[str, Any]:
+    def _network(self, req: Req) -> Mapping[str, Any] | None:
+        return req.nodes.get((NETWORK_KIND, req.spec.virtual_network)) if req.spec.virtual_network else None
+
+    def _desired(self, req: Req, group: str | None = None) -> dict[str, Any]:
         spec = req.spec
         for t in spec.triggers:
             if not req.nodes[("StackeryTable", t.table)].get("streamArn"):
@@ -158,6 +178,8 @@ class FunctionAdapter:
         }
         if spec.code.image_uri is None:
             config.update(Runtime=spec.runtime, Handler=spec.handler)
+        net = self._network(req)
+        config["VpcConfig"] = vpc_config(private_subnets(net) if net else [], group)
         return {
             "config": config,
             "code": code,
@@ -199,9 +221,15 @@ class FunctionAdapter:
                 identifiers={"arn": cfg["FunctionArn"], "externalName": name, "region": req.region},
                 actual=Lambda({}, tags, mappings, cfg["FunctionArn"]),
             )
-        want = self._desired(req)
+        group, net = None, self._network(req)
+        if net is not None:
+            group = find_group(req, str(net["vpcId"]))
+        elif req.status.get("securityGroupId") and group_exists(req, str(req.status["securityGroupId"])):
+            group = str(req.status["securityGroupId"])  # left the network: its group goes once it is out
+        want = self._desired(req, group if net is not None else None)
         have_cfg = {k: cfg.get(k) for k in want["config"]}
         have_cfg["Environment"] = {"Variables": (cfg.get("Environment") or {}).get("Variables") or {}}
+        have_cfg["VpcConfig"] = have_vpc_config(cfg.get("VpcConfig"))
         diffs: list[Diff] = []
         for key in want["config"]:
             diffs += compare(key[0].lower() + key[1:], want["config"][key], have_cfg[key])
@@ -219,6 +247,8 @@ class FunctionAdapter:
             for m in mappings
         }
         diffs += compare("triggers", want["triggers"], have_triggers)
+        if net is None and group:
+            diffs += compare("securityGroup", None, group)
         arn = cfg["FunctionArn"]
         return Observation(
             exists=True,
@@ -231,9 +261,10 @@ class FunctionAdapter:
                 "region": req.region,
                 "roleArn": want["role_arn"],
                 "environmentKeys": sorted(want["config"]["Environment"]["Variables"]),
+                "securityGroupId": group,
             },
             outputs={"FUNCTION_NAME": name, "FUNCTION_ARN": arn},
-            actual=Lambda(want, tags, mappings, arn),
+            actual=Lambda(want, tags, mappings, arn, group),
         )
 
     def _resolved(self, req: Req) -> bool:
@@ -249,7 +280,8 @@ class FunctionAdapter:
         return Observation(exists=False, residual=ROLE.held(req))
 
     def create(self, req: Req, obs: Observation[Lambda] | None = None) -> None:
-        want = self._desired(req)
+        net = self._network(req)
+        want = self._desired(req, ensure_group(req, str(net["vpcId"])) if net is not None else None)
         if req.spec.role_arn is None:
             ROLE.ensure(req, want["policy"], f"Execution role of StackeryFunction {req.ref.namespace}/{req.ref.name}")
         lam = client("lambda", req.region)
@@ -279,8 +311,16 @@ class FunctionAdapter:
         if "rolePolicy" in changed:
             ROLE.ensure(req, want["policy"], f"Execution role of StackeryFunction {req.ref.namespace}/{req.ref.name}")
         cfg_fields = {k[0].lower() + k[1:] for k in want["config"]}
+        net = self._network(req)
+        if net is not None and "vpcConfig" in changed:  # placed (or moved): its group first
+            group = ensure_group(req, str(net["vpcId"]))
+            want = {**want, "config": {**want["config"], "VpcConfig": vpc_config(private_subnets(net), group)}}
         if changed & cfg_fields:
             lam.update_function_configuration(FunctionName=name, **want["config"])
+        if net is None and actual.group and "securityGroup" in changed:  # moved out: its group goes
+            wait = delete_group(req, actual.group)
+            if wait:
+                raise WaitingError(wait, reason="ReleasingNetwork")
         if "code" in changed:
             lam.update_function_code(FunctionName=name, **want["code"])
         if "code" in changed or "tags" in changed:
@@ -321,4 +361,9 @@ class FunctionAdapter:
                 raise
         if req.spec.role_arn is None:
             ROLE.delete(req)
+        group = (obs.actual.group if obs.actual else None) or req.status.get("securityGroupId")
+        if group:
+            wait = delete_group(req, str(group))
+            if wait:
+                return DeleteResult(done=False, message=wait)
         return DeleteResult(done=True)

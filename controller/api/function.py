@@ -139,6 +139,15 @@ class FunctionSpec(CommonSpec):
         description="Table streams that invoke the function (one per table).",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["table"]},
     )
+    virtual_network: str | None = Field(
+        default=None,
+        pattern=K8S_NAME_PATTERN,
+        max_length=253,
+        description=(
+            "Place the function in this StackeryVirtualNetwork's private subnets, with a security group of its own "
+            "(status.securityGroupId) and the network-interface permissions on its role. Moving in or out is an update."
+        ),
+    )
     role_arn: str | None = Field(
         default=None,
         pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
@@ -163,3 +172,4 @@ class FunctionStatus(CommonStatus):
 
     role_arn: str | None = Field(default=None, description="Execution role in use.")
     environment_keys: list[str] | None = Field(default=None, description="Environment variable names set (values not shown).")
+    security_group_id: str | None = Field(default=None, description="Its security group, when placed in a Virtual Network.")

@@ -1,6 +1,7 @@
 """Deleting everything in a namespace at once (what a GitOps prune does): every kind, the Secret and
 ConfigMaps too, dependencies listed first so the Function's Table and the CDN's bucket go before them.
-Every finalizer is released and AWS ends with zero leftovers of every resource type, counted in moto."""
+Every finalizer is released and AWS ends with zero leftovers of every resource type, counted in moto.
+The network is listed first: it waits (InUse) until the function placed in it is gone."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from .test_table_function_e2e import ZIP
 
 NS = "prune"
 ORDER = (
-    "stackerytables,stackeryobjectstores,secrets,stackeryconfigstores,configmaps,stackeryfunctions,stackerycdns,stackeryrestapis"
+    "stackeryvirtualnetworks,stackerytables,stackeryobjectstores,secrets,stackeryconfigstores,configmaps,stackeryfunctions,"
+    "stackerycdns,stackeryrestapis"
 )
 
 
@@ -25,7 +27,8 @@ def obj(kind: str, name: str, **spec: Any) -> dict[str, Any]:
 def leftovers(bed: testbed.TestBed, cdn_uid: str) -> dict[str, list[str]]:
     """Every AWS resource moto holds that carries (or is named for) namespace prune."""
     s3, ddb, lam, iam, ssm, cf = (aws(bed, s) for s in ("s3", "dynamodb", "lambda", "iam", "ssm", "cloudfront"))
-    ag, logs = aws(bed, "apigateway"), aws(bed, "logs")
+    ag, logs, ec2 = aws(bed, "apigateway"), aws(bed, "logs"), aws(bed, "ec2")
+    mine = [{"Name": "tag:stackery.io/namespace", "Values": [NS]}]
     found: dict[str, list[str]] = {
         "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"] if f"-{NS}-" in b["Name"]],
         "tables": [t for t in ddb.list_tables()["TableNames"] if f"-{NS}-" in t],
@@ -36,6 +39,11 @@ def leftovers(bed: testbed.TestBed, cdn_uid: str) -> dict[str, list[str]]:
         "distributions": [
             d["Id"] for d in (cf.list_distributions()["DistributionList"].get("Items") or []) if cdn_uid in d.get("Comment", "")
         ],
+        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=mine)["Vpcs"]],
+        "subnets": [v["SubnetId"] for v in ec2.describe_subnets(Filters=mine)["Subnets"]],
+        "securityGroups": [g["GroupId"] for g in ec2.describe_security_groups(Filters=mine)["SecurityGroups"]],
+        "addresses": [a["AllocationId"] for a in ec2.describe_addresses(Filters=mine)["Addresses"]],
+        "routeTables": [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=mine)["RouteTables"]],
         "restApis": [a["name"] for a in ag.get_rest_apis()["items"] if f"-{NS}-" in a["name"]],
         "logGroups": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"] if f"-{NS}-" in g["logGroupName"]],
         "originAccessControls": [
@@ -69,9 +77,11 @@ def test_delete_everything_at_once_leaves_nothing(bed: testbed.TestBed) -> None:
                 {"kind": "StackeryObjectStore", "name": "site"},
             ],
             triggers=[{"table": "orders"}],
+            virtualNetwork="net",
             outputs={"configMapName": "worker-outputs"},
         ),
         obj("StackeryCDN", "www", objectStore="site"),
+        obj("StackeryVirtualNetwork", "net", natGateways="Single"),
         obj("StackeryRestApi", "api", routes=[{"method": "GET", "path": "/orders", "function": "worker"}], accessLogs=True),
     ]
     bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
@@ -83,11 +93,23 @@ def test_delete_everything_at_once_leaves_nothing(bed: testbed.TestBed) -> None:
         ("stackeryfunction", "worker"),
         ("stackerycdn", "www"),
         ("stackeryrestapi", "api"),
+        ("stackeryvirtualnetwork", "net"),
     ):
         ready_objs[kind] = wait_for(lambda k=kind, n=name: ready(bed, k, n, NS), timeout=120, what=f"{kind} {name} Ready")  # type: ignore[misc]
     cdn_uid = ready_objs["stackerycdn"]["metadata"]["uid"]
     made = leftovers(bed, cdn_uid)
-    assert set(made) >= {"buckets", "tables", "functions", "roles", "parameters", "mappings", "distributions", "restApis"}, made
+    assert set(made) >= {
+        "buckets",
+        "tables",
+        "functions",
+        "roles",
+        "parameters",
+        "mappings",
+        "distributions",
+        "restApis",
+        "vpcs",
+        "securityGroups",
+    }, made
 
     bed.kubectl("delete", ORDER, "--all", "-n", NS, "--wait=false")
 

@@ -109,3 +109,52 @@ def test_network_ready_drift_admission_and_delete(bed: testbed.TestBed) -> None:
 
     bed.kubectl("delete", "stackeryvirtualnetwork", "main", "-n", NS, "--timeout=90s")
     assert left(bed, uid) == {}
+
+
+def test_function_in_the_network_and_a_network_in_use_is_not_deleted(bed: testbed.TestBed) -> None:
+    from .test_table_function_e2e import ZIP
+
+    ns = "net-used"
+    bed.kubectl("create", "namespace", ns)
+    docs = [
+        {
+            "apiVersion": "stackery.io/v1alpha1",
+            "kind": "StackeryVirtualNetwork",
+            "metadata": {"name": "main", "namespace": ns},
+            "spec": {"natGateways": "Single"},
+        },
+        {
+            "apiVersion": "stackery.io/v1alpha1",
+            "kind": "StackeryFunction",
+            "metadata": {"name": "inside", "namespace": ns},
+            "spec": {"code": {"zipBase64": ZIP}, "virtualNetwork": "main"},
+        },
+    ]
+    bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+    net = wait_for(lambda: ready(bed, "stackeryvirtualnetwork", "main", ns), timeout=90, what="network Ready")
+    fn = wait_for(lambda: ready(bed, "stackeryfunction", "inside", ns), timeout=90, what="function Ready in the network")
+    group = fn["status"]["securityGroupId"]
+    cfg = aws(bed, "lambda").get_function(FunctionName=fn["status"]["externalName"])["Configuration"]["VpcConfig"]
+    assert sorted(cfg["SubnetIds"]) == sorted(z["privateSubnetId"] for z in net["status"]["zones"]) and cfg[
+        "SecurityGroupIds"
+    ] == [group]
+
+    # the network is in use: deleting it is refused, naming the user, and nothing is deleted
+    bed.kubectl("delete", "stackeryvirtualnetwork", "main", "-n", ns, "--wait=false")
+    held = wait_for(
+        lambda: (o := bed.get("stackeryvirtualnetwork", "main", ns)) and cond(o, "Stalled").get("reason") == "InUse" and o,
+        timeout=60,
+        what="InUse",
+    )
+    assert "StackeryFunction inside" in cond(held, "Stalled")["message"]
+    assert held["metadata"]["finalizers"] == ["stackery.io/finalizer"]
+    assert left(bed, held["metadata"]["uid"])["vpcs"] == 1
+    # once the function is gone (with its security group) the network goes too
+    bed.kubectl("delete", "stackeryfunction", "inside", "-n", ns, "--timeout=60s")
+    assert aws(bed, "ec2").describe_security_groups(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroups"] == []
+    wait_for(
+        lambda: bed.kubectl("get", "stackeryvirtualnetwork", "main", "-n", ns, check=False).returncode != 0,
+        timeout=90,
+        what="network deleted",
+    )
+    assert left(bed, held["metadata"]["uid"]) == {}

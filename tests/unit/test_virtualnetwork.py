@@ -201,3 +201,51 @@ def test_addresses_are_released_only_after_the_gateways_are_deleted(monkeypatch:
 def test_invalid_cidr_refused(cidr: str) -> None:
     with pytest.raises(ValidationError):
         VirtualNetworkSpec.model_validate({"cidr": cidr})
+
+
+def test_function_placed_in_the_network_then_moved_out(aws: None) -> None:
+    import json
+
+    from controller.adapters.function import FunctionAdapter
+    from controller.api.function import FunctionSpec
+    from controller.registry import WIRING
+
+    from .test_function import zip_b64
+
+    net = Net({"natGateways": "Single"})
+    network = dict(net.sync().identifiers)
+    fa = FunctionAdapter()
+    ref = ObjectRef("StackeryFunction", "net", "api", "uid-fn")
+
+    def freq(**spec: Any) -> Any:
+        parsed = FunctionSpec.model_validate({"code": {"zipBase64": zip_b64()}, **spec})
+        nodes = {("StackeryVirtualNetwork", "main"): network}
+        return Request(
+            ref=ref, spec=parsed, region="us-east-1", external_name=fa.external_name(ref, parsed), nodes=nodes, wiring=WIRING
+        )
+
+    obs = converge(fa, freq(virtualNetwork="main"))
+    assert obs.diffs == ()
+    group = obs.identifiers["securityGroupId"]
+    cfg = boto3.client("lambda", region_name="us-east-1").get_function(FunctionName=fa.external_name(ref, freq().spec))[
+        "Configuration"
+    ]
+    assert sorted(cfg["VpcConfig"]["SubnetIds"]) == sorted(z["privateSubnetId"] for z in network["zones"])
+    assert cfg["VpcConfig"]["SecurityGroupIds"] == [group]
+    sg = ec2().describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+    assert sg["VpcId"] == network["vpcId"] and {"Key": "stackery.io/uid", "Value": "uid-fn"} in sg["Tags"]
+    assert sg["IpPermissions"] == []  # nothing may reach it until a node opens its own group to it
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = cfg["Role"].rsplit("/", 1)[1]
+    doc = iam.get_role_policy(RoleName=role, PolicyName="stackery-connections")["PolicyDocument"]
+    doc = doc if isinstance(doc, dict) else json.loads(doc)
+    assert any(s["Sid"] == "NetworkInterfaces" for s in doc["Statement"])
+
+    # moving out is an update: no VpcConfig, its group deleted, no ENI permission left
+    out = freq()
+    out = Request(**{**out.__dict__, "status": {"securityGroupId": group}})
+    obs = converge(fa, out)
+    assert obs.diffs == () and obs.identifiers["securityGroupId"] is None
+    cfg = boto3.client("lambda", region_name="us-east-1").get_function(FunctionName=out.external_name)["Configuration"]
+    assert (cfg.get("VpcConfig") or {}).get("SubnetIds") in (None, [])
+    assert ec2().describe_security_groups(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroups"] == []
