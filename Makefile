@@ -67,7 +67,7 @@ demo: $(STAMP)
 	$(BIN)/python hack/demo.py
 
 bench: $(STAMP)
-	$(BIN)/python hack/bench.py $(if $(BENCH_N),--n $(BENCH_N),)
+	$(BIN)/python hack/bench.py $(if $(BENCH_N),--n $(BENCH_N),) $(if $(BENCH_NETWORKS),--networks $(BENCH_NETWORKS),)
 
 image:
 	docker build -t stackery-operator:dev .

@@ -1,6 +1,7 @@
 """`make bench`: N StackeryObjectStores + N StackeryConfigStores + N StackeryTables applied at once on the local control
-plane + moto server. Reports time until all are Ready, the operator's peak RSS, AWS calls per
-resource at create and per drift check, as a table and JSON (bench/results/). No assertions: figures.
+plane + moto server; then M StackeryVirtualNetworks (default 10) likewise. Reports time until all are
+Ready, the operator's peak RSS, AWS calls per resource at create and per drift check, as tables and
+JSON (bench/results/). No assertions: figures.
 """
 
 from __future__ import annotations
@@ -148,21 +149,66 @@ def run(n: int, timeout: float) -> dict[str, Any]:
         }
 
 
+def run_networks(n: int, timeout: float) -> dict[str, Any]:
+    """M Virtual Networks (2 zones, a NAT gateway per zone, S3 + DynamoDB endpoints) at once."""
+    items = [
+        {
+            "apiVersion": "stackery.io/v1alpha1",
+            "kind": "StackeryVirtualNetwork",
+            "metadata": {"name": f"net-{i:03d}", "namespace": "default"},
+            "spec": {"cidr": f"10.{i % 256}.0.0/16", "endpoints": {"s3": True, "dynamodb": True}},
+        }
+        for i in range(n)
+    ]
+    with testbed.running(STACKERY_RESYNC_SECONDS="3600", STACKERY_TICK_SECONDS="10", STACKERY_LOG_LEVEL="WARNING") as bed:
+        t0 = time.monotonic()
+        bed.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}), timeout=600)
+        ready = poll(lambda: count_ready(states(bed)), n, t0, timeout)
+        t_ready = time.monotonic() - t0
+        create_calls = api_calls(bed)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        time.sleep(1.1)
+        t1 = time.monotonic()
+        bed.kubectl("annotate", "stackeryvirtualnetworks", "--all", "bench/poke=1", "--overwrite", timeout=600)
+        checked = poll(lambda: count_ready(states(bed), since=stamp), n, t1, timeout)
+        after = api_calls(bed)
+        return {
+            "networks": n,
+            "ready": ready,
+            "seconds_to_all_ready": round(t_ready, 1),
+            "drift_check_pass_seconds": round(time.monotonic() - t1, 1),
+            "drift_checked": checked,
+            "aws_calls_per_network_create": round(create_calls.get("ec2", 0) / n, 1),
+            "aws_calls_per_network_check": round((after.get("ec2", 0) - create_calls.get("ec2", 0)) / n, 1),
+        }
+
+
+def table(results: list[dict[str, Any]]) -> None:
+    cols = list(results[0])
+    print("\n| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in results:
+        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", nargs="+", type=int, default=[100, 500, 1000])
     ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--networks", type=int, default=10, help="Virtual Networks in the network row (0: none)")
     args = ap.parse_args()
     results = []
     for n in args.n:
         testbed.log(f"bench: N={n} per kind")
         results.append(run(n, args.timeout))
         print(json.dumps(results[-1]), flush=True)
-    cols = list(results[0])
-    print("\n| " + " | ".join(cols) + " |")
-    print("|" + "---|" * len(cols))
-    for r in results:
-        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+    table(results)
+    if args.networks:
+        testbed.log(f"bench: {args.networks} virtual networks")
+        nets = run_networks(args.networks, args.timeout)
+        print(json.dumps(nets), flush=True)
+        table([nets])
+        results.append(nets)
     out = ROOT / "bench/results"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
