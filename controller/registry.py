@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from . import plural
 from .adapters import configstore, function, objectstore, restapi, table
+from .adapters.bastion import BastionAdapter
 from .adapters.cdn import CDNAdapter
 from .adapters.configstore import ConfigStoreAdapter
 from .adapters.function import FunctionAdapter
@@ -20,6 +21,7 @@ from .adapters.objectstore import ObjectStoreAdapter
 from .adapters.restapi import RestApiAdapter
 from .adapters.table import TableAdapter
 from .adapters.virtualnetwork import VirtualNetworkAdapter
+from .api.bastion import BastionSpec, BastionStatus
 from .api.cdn import CDNSpec, CDNStatus
 from .api.common import CommonStatus
 from .api.configstore import ConfigStoreSpec, ConfigStoreStatus
@@ -141,6 +143,18 @@ KINDS: tuple[KindInfo, ...] = (
         printer_columns=(
             {"name": "VPC", "type": "string", "jsonPath": ".status.vpcId"},
             {"name": "CIDR", "type": "string", "jsonPath": ".status.cidr"},
+        ),
+    ),
+    KindInfo(
+        kind="StackeryBastion",
+        short_names=("sbastion", "bastion"),
+        spec_model=BastionSpec,
+        status_model=BastionStatus,
+        adapter=BastionAdapter(),
+        description="An SSH server in a Virtual Network's public subnet for named users and their public keys (inline or from a ConfigStore); IMDSv2, encrypted disk, Session Manager.",
+        printer_columns=(
+            {"name": "IP", "type": "string", "jsonPath": ".status.publicIp"},
+            {"name": "Instance", "type": "string", "jsonPath": ".status.instanceId"},
         ),
     ),
 )

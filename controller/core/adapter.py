@@ -132,6 +132,8 @@ class Observation(Generic[ActualT]):
     delete must still run."""
     conditions: tuple[Cond, ...] = ()
     """Node-specific conditions (e.g. CertificateIssued), merged beside the standard four."""
+    message: str = ""
+    """The Ready condition's message when everything is in place (e.g. how to connect)."""
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class Seen(Generic[PartT]):
     """While waiting, the parts after it wait too (False when they only need its id, not its readiness)."""
     deleting: bool = False
     """In AWS's deleting state: a delete pass waits for it to be gone."""
+    message: str = ""
+    """Worth saying in the Ready message once all is well (e.g. the ssh line of a bastion)."""
     external: bool = False
     """A resource the spec names and this object only uses (a bring-your-own certificate): no ownership
     check, never deleted."""
@@ -182,6 +184,7 @@ class Composite(Generic[SpecT]):
             conditions=tuple(conds),
             actual=ctx,
             waiting=waiting.waiting if waiting else None,
+            message=next((s.message for s in ctx.seen.values() if s.message), ""),
             waiting_reason=waiting.waiting_reason if waiting else "Provisioning",
             residual=not exists and bool(found),
             deleting=any(s.deleting for s in found),

@@ -257,7 +257,7 @@ class Reconciler(Generic[SpecT]):
             )
         if drift:
             return Outcome("drifted", "DriftDetected", f"AWS differs from the spec at: {fields(drift)}", obs=obs, drift=drift)
-        return Outcome("ready", "Available", obs=obs, corrected=corrected)
+        return Outcome("ready", "Available", obs.message, obs=obs, corrected=corrected)
 
     def _from_error(self, obj: Managed, exc: BaseException) -> Outcome:
         err = exc if isinstance(exc, StackeryError) else self.classify(exc)

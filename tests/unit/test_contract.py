@@ -93,6 +93,35 @@ def _api_zone() -> dict[str, Any]:
     return {"domain": {"name": "api.example.com", "route53": {"hostedZoneId": zone.split("/")[-1]}}}
 
 
+def ssh_key(seed: str = "a") -> str:
+    """A well-formed ssh-ed25519 public key line (32 deterministic bytes; never used to log in)."""
+    import hashlib
+    import struct
+
+    blob = b"".join(struct.pack(">I", len(x)) + x for x in (b"ssh-ed25519", hashlib.sha256(seed.encode()).digest()))
+    return f"ssh-ed25519 {base64.b64encode(blob).decode()} {seed}@example"
+
+
+def _count_bastion() -> int:
+    ec2, iam = boto3.client("ec2", region_name="us-east-1"), boto3.client("iam", region_name="us-east-1")
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    kind = [{"Name": "tag:stackery.io/kind", "Values": ["StackeryBastion"]}]
+    instances = [
+        i
+        for r in ec2.describe_instances(Filters=kind)["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] not in ("terminated", "shutting-down")
+    ]
+    params = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "BeginsWith", "Values": ["/stackery/bastion/"]}])
+    return (
+        len(instances)
+        + len(ec2.describe_security_groups(Filters=kind)["SecurityGroups"])
+        + len(iam.list_instance_profiles(PathPrefix="/stackery/")["InstanceProfiles"])
+        + len([r for r in iam.list_roles(PathPrefix="/stackery/")["Roles"] if r["RoleName"].startswith("stackery-bastion")])
+        + len(params["Parameters"])
+    )
+
+
 def _count_network() -> int:
     ec2 = boto3.client("ec2", region_name="us-east-1")
     ours = [{"Name": "tag:stackery.io/namespace", "Values": [NS]}]
@@ -153,6 +182,13 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     # VPC + 4 subnets + IGW + 2 NAT + 2 EIP + 3 route tables + 1 endpoint
     "StackeryVirtualNetwork": Scenario({"endpoints": {"s3": True}}, _count_network, 14),
+    # instance + security group + instance profile + role + users parameter
+    "StackeryBastion": Scenario(
+        {"virtualNetwork": "net", "users": [{"name": "alice", "publicKey": ssh_key()}], "allowedCidrs": ["192.0.2.0/24"]},
+        _count_bastion,
+        5,
+        needs=(("StackeryVirtualNetwork", "net", {"natGateways": "None"}),),
+    ),
 }
 
 

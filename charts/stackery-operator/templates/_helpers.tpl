@@ -11,10 +11,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- define "stackery.rules" -}}
 - apiGroups: ["stackery.io"]
-  resources: ["stackeryobjectstores", "stackeryconfigstores", "stackerytables", "stackeryfunctions", "stackerycdns", "stackeryrestapis", "stackeryvirtualnetworks"]
+  resources: ["stackeryobjectstores", "stackeryconfigstores", "stackerytables", "stackeryfunctions", "stackerycdns", "stackeryrestapis", "stackeryvirtualnetworks", "stackerybastions"]
   verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["stackery.io"]
-  resources: ["stackeryobjectstores/status", "stackeryconfigstores/status", "stackerytables/status", "stackeryfunctions/status", "stackerycdns/status", "stackeryrestapis/status", "stackeryvirtualnetworks/status"]
+  resources: ["stackeryobjectstores/status", "stackeryconfigstores/status", "stackerytables/status", "stackeryfunctions/status", "stackerycdns/status", "stackeryrestapis/status", "stackeryvirtualnetworks/status", "stackerybastions/status"]
   verbs: ["get", "patch", "update"]
 - apiGroups: [""]
   resources: ["events"]
