@@ -57,7 +57,7 @@ class SshUser(Model):
 
     name: str = Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description="Login name (a Linux user name).")
     public_key: str = Field(
-        max_length=16384, description="OpenSSH public key: ssh-ed25519, ecdsa-sha2-nistp*, or ssh-rsa >= 2048 bits."
+        max_length=4096, description="OpenSSH public key: ssh-ed25519, ecdsa-sha2-nistp*, or ssh-rsa >= 2048 bits."
     )
 
     cel_rules: ClassVar[list[dict[str, str]]] = [
