@@ -4,8 +4,9 @@ core.parts (EC2 parts in vpc.py and vpcrouting.py).
 
 Creation order: VPC; subnets, internet gateway and the default group's rules; NAT gateways (waited
 for); route tables (public -> internet gateway, each private -> its zone's NAT gateway); endpoints.
-Deletion runs in reverse, each part confirmed gone before the next: endpoints, route tables, NAT
-gateways (waited until deleted, then their addresses released), internet gateway, subnets, VPC.
+Optional: the execute-api interface endpoint and flow logs (vpcextras.py). Deletion runs in reverse,
+each part confirmed gone before the next: flow logs, endpoints, route tables, NAT gateways (waited
+until deleted, then their addresses released), internet gateway, subnets, VPC.
 
 Read budget of one drift check: DescribeVpcs, DescribeVpcAttribute, DescribeSubnets,
 DescribeInternetGateways, DescribeNatGateways, DescribeAddresses, DescribeRouteTables,
@@ -24,6 +25,7 @@ from ..core.parts import Composite, Context
 from ..policy import Claim
 from .common import dns_name
 from .vpc import InternetGatewayPart, Subnets, SubnetsPart, VpcPart
+from .vpcextras import ExecuteApiEndpointPart, FlowLogsPart
 from .vpcrouting import (
     DefaultSecurityGroupPart,
     EndpointsPart,
@@ -71,6 +73,8 @@ class VirtualNetworkAdapter(Composite[VirtualNetworkSpec]):
                 NatGatewaysPart(),
                 RouteTablesPart(),
                 EndpointsPart(),
+                ExecuteApiEndpointPart(),
+                FlowLogsPart(),  # declared last: deleted first
             ],
             primary="vpc",
         )

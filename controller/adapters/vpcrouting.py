@@ -258,7 +258,9 @@ class EndpointsPart:
         have = {
             str(part_of(v) or "").removeprefix("endpoint-"): v
             for v in found
-            if ours(ctx, v) and str(v.get("State", "")).lower() not in ("deleted", "deleting")
+            if ours(ctx, v)
+            and str(v.get("State", "")).lower() not in ("deleted", "deleting")
+            and part_of(v) in ("endpoint-s3", "endpoint-dynamodb")  # gateway endpoints only (execute-api: vpcextras)
         }
         return self._seen(ctx, have)
 

@@ -23,6 +23,18 @@ class Endpoints(Model):
 
     s3: bool = Field(default=False, description="Gateway endpoint for S3.")
     dynamodb: bool = Field(default=False, description="Gateway endpoint for DynamoDB (Stackery's DynamoDBEndpoint).")
+    execute_api: bool = Field(
+        default=False,
+        description="Interface endpoint for API Gateway in the private subnets, private DNS on, HTTPS from the VPC only (Stackery's APIGatewayEndpoint).",
+    )
+
+
+class FlowLogs(Model):
+    """VPC flow logs to a log group this network owns."""
+
+    enabled: bool = Field(default=False, description="Record flow logs.")
+    traffic: Literal["REJECT", "ACCEPT", "ALL"] = Field(default="REJECT", description="Which traffic is recorded.")
+    retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365] = Field(default=30, description="Retention of the log group.")
 
 
 class VirtualNetworkSpec(CommonSpec):
@@ -37,6 +49,7 @@ class VirtualNetworkSpec(CommonSpec):
         description="PerZone (Stackery's default: one per zone, survives a zone outage), Single (cheaper) or None (private subnets have no internet route).",
     )
     endpoints: Endpoints = Field(default_factory=Endpoints, description="Gateway endpoints.")
+    flow_logs: FlowLogs = Field(default_factory=FlowLogs, description="Optional flow logs.")
     restrict_default_security_group: bool = Field(
         default=True, description="Remove every rule of the VPC's default security group (nothing can use it by accident)."
     )
@@ -86,3 +99,5 @@ class VirtualNetworkStatus(CommonStatus):
     internet_gateway_id: str | None = Field(default=None, description="Internet gateway.")
     public_route_table_id: str | None = Field(default=None, description="Route table of the public subnets.")
     endpoint_ids: dict[str, str] | None = Field(default=None, description="Gateway endpoints by service.")
+    execute_api_endpoint_id: str | None = Field(default=None, description="The execute-api interface endpoint.")
+    flow_log_id: str | None = Field(default=None, description="The VPC's flow log.")

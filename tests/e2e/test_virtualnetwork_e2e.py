@@ -40,6 +40,8 @@ def left(bed: testbed.TestBed, uid: str) -> dict[str, int]:
         "endpoints": len(
             [v for v in ec2.describe_vpc_endpoints(Filters=mine)["VpcEndpoints"] if v["State"].lower() != "deleted"]
         ),
+        "flowLogs": len(ec2.describe_flow_logs(Filters=mine)["FlowLogs"]),
+        "securityGroups": len(ec2.describe_security_groups(Filters=mine)["SecurityGroups"]),
     }
     return {k: v for k, v in found.items() if v}
 
@@ -47,12 +49,21 @@ def left(bed: testbed.TestBed, uid: str) -> dict[str, int]:
 def test_network_ready_drift_admission_and_delete(bed: testbed.TestBed) -> None:
     bed.kubectl("create", "namespace", NS)
     bed.kubectl(
-        "apply", "-f", "-", input=network(driftPolicy="Report", endpoints={"s3": True}, outputs={"configMapName": "main-network"})
+        "apply",
+        "-f",
+        "-",
+        input=network(
+            driftPolicy="Report",
+            endpoints={"s3": True, "executeApi": True},
+            flowLogs={"enabled": True},
+            outputs={"configMapName": "main-network"},
+        ),
     )
     obj = wait_for(lambda: ready(bed, "stackeryvirtualnetwork", "main", NS), timeout=90, what="network Ready")
     st, uid = obj["status"], obj["metadata"]["uid"]
     assert st["vpcId"].startswith("vpc-") and st["cidr"] == "10.0.0.0/16" and st["internetGatewayId"].startswith("igw-")
     assert st["publicRouteTableId"].startswith("rtb-") and set(st["endpointIds"]) == {"s3"}
+    assert st["executeApiEndpointId"].startswith("vpce-") and st["flowLogId"].startswith("fl-")
     assert len(st["zones"]) == 2
     for z in st["zones"]:
         assert z["zoneId"] and z["publicSubnetId"] and z["privateSubnetId"] and z["natGatewayId"] and z["elasticIp"]
@@ -64,7 +75,9 @@ def test_network_ready_drift_admission_and_delete(bed: testbed.TestBed) -> None:
         "natGateways": 2,
         "addresses": 2,
         "routeTables": 3,
-        "endpoints": 1,
+        "endpoints": 2,
+        "flowLogs": 1,
+        "securityGroups": 1,
     }
     cm = json.loads(bed.kubectl("get", "configmap", "main-network", "-n", NS, "-o", "json").stdout)["data"]
     assert cm["VPC_ID"] == st["vpcId"] and cm["PRIVATE_SUBNET_IDS"] == ",".join(z["privateSubnetId"] for z in st["zones"])

@@ -134,6 +134,7 @@ def _count_network() -> int:
         + len(ec2.describe_addresses(Filters=ours)["Addresses"])
         + len(ec2.describe_route_tables(Filters=ours)["RouteTables"])
         + len([v for v in ec2.describe_vpc_endpoints(Filters=ours)["VpcEndpoints"] if v["State"].lower() != "deleted"])
+        + len(ec2.describe_flow_logs(Filters=ours)["FlowLogs"])
     )
 
 
@@ -180,8 +181,10 @@ SCENARIOS: dict[str, Scenario] = {
         needs=(("StackeryFunction", "fn", {"code": {"zipBase64": _zip()}}),),
         setup=_api_zone,
     ),
-    # VPC + 4 subnets + IGW + 2 NAT + 2 EIP + 3 route tables + 1 endpoint
-    "StackeryVirtualNetwork": Scenario({"endpoints": {"s3": True}}, _count_network, 14),
+    # VPC + 4 subnets + IGW + 2 NAT + 2 EIP + 3 route tables + 2 endpoints (s3, execute-api) + flow log
+    "StackeryVirtualNetwork": Scenario(
+        {"endpoints": {"s3": True, "executeApi": True}, "flowLogs": {"enabled": True}}, _count_network, 16
+    ),
     # instance + security group + instance profile + role + users parameter
     "StackeryBastion": Scenario(
         {"virtualNetwork": "net", "users": [{"name": "alice", "publicKey": ssh_key()}], "allowedCidrs": ["192.0.2.0/24"]},

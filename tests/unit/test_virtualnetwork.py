@@ -107,6 +107,28 @@ def test_drift_is_seen_and_corrected(aws: None) -> None:
     assert net.sync().diffs == ()
 
 
+def test_flow_logs_and_execute_api_endpoint(aws: None) -> None:
+    net = Net({"endpoints": {"executeApi": True}, "flowLogs": {"enabled": True, "traffic": "ALL", "retentionDays": 7}})
+    st = net.sync().identifiers
+    fl = ec2().describe_flow_logs(FlowLogIds=[st["flowLogId"]])["FlowLogs"][0]
+    assert fl["TrafficType"] == "ALL" and fl["LogGroupName"] == "/stackery/vpc/net/main" and fl["ResourceId"] == st["vpcId"]
+    logs = boto3.client("logs", region_name="us-east-1").describe_log_groups(logGroupNamePrefix="/stackery/vpc/net/main")[
+        "logGroups"
+    ]
+    assert logs[0]["retentionInDays"] == 7
+    ep = ec2().describe_vpc_endpoints(VpcEndpointIds=[st["executeApiEndpointId"]])["VpcEndpoints"][0]
+    assert ep["VpcEndpointType"] == "Interface" and ep["PrivateDnsEnabled"]
+    assert sorted(ep["SubnetIds"]) == sorted(z["privateSubnetId"] for z in st["zones"])
+    sg = ec2().describe_security_groups(GroupIds=[g["GroupId"] for g in ep["Groups"]])["SecurityGroups"][0]
+    assert [(p["FromPort"], r["CidrIp"]) for p in sg["IpPermissions"] for r in p["IpRanges"]] == [(443, "10.0.0.0/16")]
+    # turned off: both go
+    net.spec = {}
+    st = net.sync().identifiers
+    assert ec2().describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [st["vpcId"]]}])["FlowLogs"] == []
+    live = [v for v in ec2().describe_vpc_endpoints()["VpcEndpoints"] if v["State"].lower() != "deleted"]
+    assert live == []
+
+
 def test_in_sync_check_is_read_only_within_budget(aws: None) -> None:
     net = Net({"endpoints": {"s3": True, "dynamodb": True}})
     net.sync()
@@ -119,7 +141,7 @@ def test_in_sync_check_is_read_only_within_budget(aws: None) -> None:
 def test_delete_order_is_dependents_first(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.client import BaseClient
 
-    net = Net({"endpoints": {"s3": True}})
+    net = Net({"endpoints": {"s3": True, "executeApi": True}, "flowLogs": {"enabled": True}})
     net.sync()
     calls: list[str] = []
     real = BaseClient._make_api_call  # type: ignore[attr-defined]
@@ -134,7 +156,12 @@ def test_delete_order_is_dependents_first(aws: None, monkeypatch: pytest.MonkeyP
     assert res.done and res.confirmed  # moto deletes NAT gateways at once (the waits: the fake tests below)
     order = list(dict.fromkeys(calls))
     assert order == [
+        "DeleteFlowLogs",
+        "DeleteLogGroup",
+        "DeleteRolePolicy",
+        "DeleteRole",
         "DeleteVpcEndpoints",
+        "DeleteSecurityGroup",
         "DisassociateRouteTable",
         "DeleteRouteTable",
         "DeleteNatGateway",
