@@ -8,7 +8,8 @@ replaces the instance. The instance is launched with every security setting expl
 (IMDSv2 required, encrypted root volume, the profile): moto applies those, not launch templates.
 
 Read budget of one drift check: GetRole, GetRolePolicy, GetInstanceProfile, DescribeSecurityGroups,
-GetParameter (+ GetParametersByPath with fromConfigStore), DescribeInstances = 6 (+1).
+DescribeSecurityGroups, GetParameters (users + the instance's report), DescribeInstances = 7
+(+1 GetParametersByPath with fromConfigStore).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ done
 for h in /home/*; do u=$(basename "$h"); [ "$u" = ec2-user ] && continue
   echo "$json" | python3 -c "import json,sys; sys.exit(0 if '$u' in json.load(sys.stdin) else 1)" || : > "$h/.ssh/authorized_keys"
 done
+sum=$(printf %s "$json" | sha256sum | cut -c1-16)
+aws ssm put-parameter --region {region} --name {param}-applied --type String --overwrite --value "$sum $(date -u +%Y-%m-%dT%H:%M:%SZ)" >/dev/null
 EOF
 chmod 755 /usr/local/bin/stackery-users
 /usr/local/bin/stackery-users
@@ -96,6 +99,12 @@ class ProfilePart:
                     "Effect": "Allow",
                     "Action": ["ssm:GetParameter"],
                     "Resource": f"arn:aws:ssm:{region}:{account}:parameter{users_parameter(ctx.req.ref)}",
+                },
+                {
+                    "Sid": "UsersApplied",
+                    "Effect": "Allow",
+                    "Action": ["ssm:PutParameter"],
+                    "Resource": f"arn:aws:ssm:{region}:{account}:parameter{users_parameter(ctx.req.ref)}-applied",
                 },
             ],
         }
@@ -247,15 +256,20 @@ class UsersPart:
 
     def observe(self, ctx: Ctx) -> Seen[dict[str, Any]]:
         name = users_parameter(ctx.req.ref)
-        got = or_none(lambda: client("ssm", ctx.req.region).get_parameter(Name=name), "ParameterNotFound")
+        # one call for the users and what the instance last reported applying ("<sha256/16> <time>")
+        got = client("ssm", ctx.req.region).get_parameters(Names=[name, name + "-applied"]).get("Parameters", [])
+        values = {p["Name"]: p["Value"] for p in got}
         want = wanted_users(ctx)
-        if got is None:
+        if name not in values:
             return Seen(exists=False, actual={"want": want})
-        have = json.loads(got["Parameter"]["Value"])
-        return self._seen(ctx, want, have)
+        return self._seen(ctx, want, json.loads(values[name]), values.get(name + "-applied"))
 
-    def _seen(self, ctx: Ctx, want: dict[str, list[str]], have: dict[str, list[str]]) -> Seen[dict[str, Any]]:
+    def _seen(
+        self, ctx: Ctx, want: dict[str, list[str]], have: dict[str, list[str]], applied: str | None = None
+    ) -> Seen[dict[str, Any]]:
         status = [{"name": n, "fingerprints": [fingerprint(k) for k in keys]} for n, keys in sorted(have.items())]
+        current = hashlib.sha256(json.dumps(have, sort_keys=True).encode()).hexdigest()[:16]
+        applied_sum, _, applied_at = (applied or "").partition(" ")
         return Seen(
             exists=True,
             actual={"want": want, "have": have},
@@ -267,7 +281,12 @@ class UsersPart:
                     {n: [fingerprint(k) for k in v] for n, v in have.items()},
                 )
             ),
-            identifiers={"users": status, "usersParameter": users_parameter(ctx.req.ref)},
+            identifiers={
+                "users": status,
+                "usersParameter": users_parameter(ctx.req.ref),
+                "usersAppliedAt": applied_at or None,
+                "usersApplied": applied_sum == current if applied else None,
+            },
         )
 
     def ensure(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> Seen[dict[str, Any]]:
@@ -284,11 +303,8 @@ class UsersPart:
         return self._seen(ctx, want, want)
 
     def delete(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> str | None:
-        try:
-            client("ssm", ctx.req.region).delete_parameter(Name=users_parameter(ctx.req.ref))
-        except Exception as exc:
-            if error_code(exc) != "ParameterNotFound":
-                raise
+        name = users_parameter(ctx.req.ref)
+        client("ssm", ctx.req.region).delete_parameters(Names=[name, name + "-applied"])  # missing ones are ignored
         return None
 
 

@@ -147,4 +147,6 @@ class BastionStatus(CommonStatus):
     security_group_id: str | None = Field(default=None, description="The bastion's security group (what a target opens to it).")
     users: list[UserStatus] | None = Field(default=None, description="Users the instance serves, with key fingerprints.")
     users_parameter: str | None = Field(default=None, description="SSM parameter the instance reads its users from.")
+    users_applied_at: str | None = Field(default=None, description="When the instance last applied the users (it reports back).")
+    users_applied: bool | None = Field(default=None, description="True when the instance has applied the current user set.")
     instance_profile: str | None = Field(default=None, description="Instance profile (SSM Session Manager).")

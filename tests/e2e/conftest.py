@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,3 +95,35 @@ def put_object(s3: Any, bucket: str, key: str, body: bytes) -> None:
         s3.put_object(Bucket=bucket, Key=key, Body=body)
     finally:
         s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+
+
+CERT_COLUMNS = (
+    'custom-columns=CERT:.status.conditions[?(@.type=="CertificateIssued")].reason,'
+    'DIST:.status.conditions[?(@.type=="DistributionDeployed")].reason,'
+    'READY:.status.conditions[?(@.type=="Ready")].status,'
+    'MESSAGE:.status.conditions[?(@.type=="CertificateIssued")].message'
+)
+
+
+def watch(bed: testbed.TestBed, kind: str, name: str, ns: str = "default") -> subprocess.Popen[str]:
+    """`kubectl get -w` of one object showing its certificate, deployment and Ready columns, as a user
+    watches progress; read it with .terminate() and .communicate()."""
+    return subprocess.Popen(
+        [
+            str(bed.assets / "kubectl"),
+            "--kubeconfig",
+            str(bed.kubeconfig()),
+            "get",
+            kind,
+            "-n",
+            ns,
+            "-w",
+            "--field-selector",
+            f"metadata.name={name}",
+            "-o",
+            CERT_COLUMNS,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )

@@ -4,45 +4,25 @@ MOTO_ACM_VALIDATION_WAIT=3 seconds): progress as conditions, coexisting policy s
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import testbed
 
 from tests.unit.helpers import aws_name
 
-from .conftest import aws, cond, ready, wait_for
+from .conftest import aws, cond, ready, wait_for, watch
 from .test_objectstore_e2e import ROOT
 
 
 def test_cdn_progress_policy_coexistence_and_delete(bed: testbed.TestBed) -> None:
-    watch = subprocess.Popen(
-        [
-            str(bed.assets / "kubectl"),
-            "--kubeconfig",
-            str(bed.kubeconfig()),
-            "get",
-            "stackerycdn",
-            "-w",
-            "--field-selector",
-            "metadata.name=www",
-            "-o",
-            'custom-columns=CERT:.status.conditions[?(@.type=="CertificateIssued")].reason,'
-            'DIST:.status.conditions[?(@.type=="DistributionDeployed")].reason,'
-            'READY:.status.conditions[?(@.type=="Ready")].status,'
-            'MESSAGE:.status.conditions[?(@.type=="CertificateIssued")].message',
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    progress = watch(bed, "stackerycdn", "www", "default")
     try:
         bed.kubectl("apply", "-f", str(ROOT / "examples/cdn.yaml"))
         cdn = wait_for(lambda: ready(bed, "stackerycdn", "www"), timeout=90, what="CDN Ready")
     finally:
         time.sleep(1)
-        watch.terminate()
-        seen = watch.communicate(timeout=10)[0]
+        progress.terminate()
+        seen = progress.communicate(timeout=10)[0]
     st = cdn["status"]
     # the watch showed the whole story: pending with the exact record, then issued, deployed, ready
     rows = [line.split(None, 3) for line in seen.splitlines()[1:] if line.strip()]

@@ -5,14 +5,13 @@ and a delete that leaves nothing (counted in moto)."""
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
 import testbed
 import yaml
 from botocore.exceptions import ClientError
 
-from .conftest import aws, cond, ready, wait_for
+from .conftest import aws, cond, ready, wait_for, watch
 from .test_objectstore_e2e import ROOT
 
 
@@ -60,27 +59,7 @@ def patch(bed: testbed.TestBed, body: dict[str, Any]) -> None:
 
 def test_restapi_example_domain_routes_drift_and_delete(bed: testbed.TestBed) -> None:
     bed.kubectl("create", "namespace", NS)  # before the watch: kubectl does not watch a namespace not there yet
-    watch = subprocess.Popen(
-        [
-            str(bed.assets / "kubectl"),
-            "--kubeconfig",
-            str(bed.kubeconfig()),
-            "get",
-            "stackeryrestapi",
-            "-n",
-            NS,
-            "-w",
-            "--field-selector",
-            "metadata.name=items-api",
-            "-o",
-            'custom-columns=CERT:.status.conditions[?(@.type=="CertificateIssued")].reason,'
-            'READY:.status.conditions[?(@.type=="Ready")].status,'
-            'MESSAGE:.status.conditions[?(@.type=="CertificateIssued")].message',
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    progress = watch(bed, "stackeryrestapi", "items-api", NS)
     try:
         bed.kubectl("apply", "-f", "-", input=example())
         wait_for(lambda: ready(bed, "stackeryrestapi", "items-api", NS), timeout=120, what="RestApi Ready")
@@ -93,8 +72,8 @@ def test_restapi_example_domain_routes_drift_and_delete(bed: testbed.TestBed) ->
             what="RestApi Ready on its domain",
         )
     finally:
-        watch.terminate()
-        seen = watch.communicate(timeout=10)[0]
+        progress.terminate()
+        seen = progress.communicate(timeout=10)[0]
     assert "PendingValidation" in seen and "CNAME" in seen and "Issued" in seen, seen
     st = api["status"]
     aid = st["apiId"]

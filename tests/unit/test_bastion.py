@@ -163,3 +163,31 @@ def test_good_keys_and_the_internet_needs_opt_in() -> None:
             "allowAnywhere": True,
         }
     )
+
+
+def test_status_says_when_the_instance_applied_the_users(aws: None) -> None:
+    """The instance reports "<sha256/16 of the users JSON> <time>" after each apply (its user data); no
+    instance runs in moto, so the report is written here as the script would."""
+    import hashlib
+    import json
+
+    net = make_network()
+    jump = Jump(
+        {"virtualNetwork": "net", "users": [{"name": "alice", "publicKey": ssh_key("alice")}], "allowedCidrs": ["192.0.2.0/24"]},
+        {("StackeryVirtualNetwork", "net"): net},
+    )
+    obs = jump.sync()
+    assert obs.identifiers["usersApplied"] is None and obs.identifiers["usersAppliedAt"] is None  # not reported yet
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    value = ssm.get_parameter(Name=users_parameter(REF))["Parameter"]["Value"]
+    digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+    ssm.put_parameter(Name=users_parameter(REF) + "-applied", Type="String", Value=f"{digest} 2026-11-28T03:00:00Z")
+    obs = A.observe(jump.req())
+    assert obs.identifiers["usersApplied"] is True and obs.identifiers["usersAppliedAt"] == "2026-11-28T03:00:00Z"
+    jump.spec["users"].append({"name": "bob", "publicKey": ssh_key("bob")})
+    obs = jump.sync()
+    assert obs.identifiers["usersApplied"] is False  # a new set: not applied until the instance reports again
+    assert json.loads(ssm.get_parameter(Name=users_parameter(REF))["Parameter"]["Value"]).keys() == {"alice", "bob"}
+    A.delete(jump.req(), A.observe(jump.req()))
+    left = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "BeginsWith", "Values": [users_parameter(REF)]}])
+    assert left["Parameters"] == []
