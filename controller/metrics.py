@@ -50,7 +50,8 @@ DRIFT_DETECTED = Counter(
 )
 AWS_API_CALLS = Counter(
     "stackery_aws_api_calls",
-    "AWS API calls made by the operator, by service, operation and outcome (success, error, throttled).",
+    "AWS API attempts made by the operator (each retry counts), by service, operation and outcome "
+    "(success, throttled, not_found, error, network).",
     ["service", "operation", "outcome"],
     registry=REGISTRY,
 )

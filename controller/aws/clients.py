@@ -1,9 +1,9 @@
-"""boto3 clients, cached per (service, region), with every API call counted.
+"""boto3 clients, cached per (service, region, identity), with every API attempt counted.
 
 Why: creating a client costs ~50 ms and memory; one cached client per service and region is shared by
 all objects (botocore clients are thread-safe). AWS_ENDPOINT_URL (e.g. a moto server) is honoured by
-botocore itself, exactly as for real AWS. API calls are counted centrally through botocore's event
-system, so no adapter can forget to count one.
+botocore itself, exactly as for real AWS. Every attempt (retries included) is counted centrally through
+botocore's needs-retry event, so no adapter can forget one and retried throttling stays visible.
 """
 
 from __future__ import annotations
@@ -54,20 +54,32 @@ _CONFIG = botocore.config.Config(
 )
 
 
-def _on_after_call(http_response: Any, parsed: Any, model: Any, **kwargs: Any) -> None:
-    service = model.service_model.service_name
-    status = getattr(http_response, "status_code", 0) or 0
-    code = (parsed or {}).get("Error", {}).get("Code", "") if isinstance(parsed, dict) else ""
-    outcome = "success" if status < 300 else ("throttled" if code in _THROTTLE_CODES else "error")
-    metrics.count_aws_call(service, model.name, outcome)
+def outcome(status: int, code: str) -> str:
+    """success | throttled | not_found | error for one HTTP answer (bounded label values)."""
+    if status and status < 300:
+        return "success"
+    if code in _THROTTLE_CODES or status == 429 or (status == 503 and code in ("SlowDown", "")):
+        return "throttled"
+    if status == 404 or code.endswith(("NotFound", "NotFoundException", ".NotFound")) or code.startswith("NoSuch"):
+        return "not_found"
+    if code in ("ResourceNotFoundException", "ParameterNotFound", "NotFoundException"):
+        return "not_found"
+    return "error"
 
 
-def _on_exception(service: str) -> Callable[..., None]:
-    """Counts calls that never got an HTTP answer (connection errors, timeouts)."""
+def _count_attempt(service: str) -> Callable[..., None]:
+    """Counts every attempt botocore makes — retried ones too, so throttling that the retries absorb is
+    still visible — with outcome network for attempts that got no HTTP answer."""
 
-    def handler(event_name: str = "", exception: Any = None, **kwargs: Any) -> None:
-        if exception is not None:
-            metrics.count_aws_call(service, event_name.rsplit(".", 1)[-1], "error")
+    def handler(response: Any = None, caught_exception: Any = None, operation: Any = None, **_: Any) -> None:
+        op = getattr(operation, "name", "unknown")
+        if caught_exception is not None or response is None:
+            metrics.count_aws_call(service, op, "network")
+            return
+        http, parsed = response
+        status = getattr(http, "status_code", 0) or 0
+        code = str((parsed or {}).get("Error", {}).get("Code", "")) if isinstance(parsed, dict) else ""
+        metrics.count_aws_call(service, op, outcome(status, code))
 
     return handler
 
@@ -94,7 +106,7 @@ def _base() -> boto3.session.Session:
 def _assumed(identity: Identity) -> boto3.session.Session:
     """A session whose credentials come from STS AssumeRole for `identity`, refreshed before expiry."""
     sts = _base().client("sts", region_name=_base().region_name or "us-east-1", config=_CONFIG)
-    sts.meta.events.register("after-call", _on_after_call)
+    sts.meta.events.register_first("needs-retry", _count_attempt("sts"))
 
     def fetch() -> dict[str, str]:
         kwargs: dict[str, Any] = {
@@ -138,8 +150,8 @@ def client(service: str, region: str) -> Any:
             else:
                 session = _sessions.get(identity) or _sessions.setdefault(identity, _assumed(identity))
             c = session.client(service, region_name=region, config=_CONFIG)
-            c.meta.events.register("after-call", _on_after_call)
-            c.meta.events.register("after-call-error", _on_exception(service))
+            # first: the retry handler answers (and so ends the emit) for every attempt it retries
+            c.meta.events.register_first("needs-retry", _count_attempt(service))
             _clients[key] = c
     return c
 

@@ -56,3 +56,54 @@ def test_identity_is_per_pass_not_global(aws: Any) -> None:
         a = clients.client("s3", "us-east-1")
     b = clients.client("s3", "us-east-1")
     assert a is not b
+
+
+def test_every_attempt_is_counted_with_an_honest_outcome(aws: Any) -> None:
+    """Throttling absorbed by botocore's retries is still counted (each attempt), and a not-found answer
+    is not an error. The throttling answers are injected before they reach moto (moto never throttles)."""
+    from botocore.awsrequest import AWSResponse
+
+    from controller import metrics
+
+    class Raw:
+        def __init__(self, body: bytes) -> None:
+            self.body = body
+
+        def stream(self, **_: Any) -> Any:
+            yield self.body
+
+    s3 = clients.client("s3", "us-east-1")
+    s3.create_bucket(Bucket="honest")
+    answers = [503, 503]
+
+    def throttle(request: Any, **_: Any) -> Any:
+        if answers and request.method == "GET" and "versioning" in request.url:
+            answers.pop()
+            body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+            return AWSResponse(request.url, 503, {}, Raw(body))
+        return None
+
+    s3.meta.events.register_first("before-send.s3.GetBucketVersioning", throttle)
+    before = {
+        (s.labels["operation"], s.labels["outcome"]): s.value
+        for m in metrics.AWS_API_CALLS.collect()
+        for s in m.samples
+        if s.name.endswith("_total")
+    }
+    s3.get_bucket_versioning(Bucket="honest")  # two throttled attempts, then success
+    try:
+        s3.get_bucket_tagging(Bucket="missing-bucket")
+    except s3.exceptions.NoSuchBucket:
+        pass
+    after = {
+        (s.labels["operation"], s.labels["outcome"]): s.value
+        for m in metrics.AWS_API_CALLS.collect()
+        for s in m.samples
+        if s.name.endswith("_total")
+    }
+
+    def grew(key: tuple[str, str]) -> float:
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert grew(("GetBucketVersioning", "throttled")) == 2 and grew(("GetBucketVersioning", "success")) == 1
+    assert grew(("GetBucketTagging", "not_found")) == 1 and grew(("GetBucketTagging", "error")) == 0
