@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api.restapi import RestApiSpec
-from ..aws.clients import account_id, client, error_code, or_none
+from ..aws.clients import account_id, client, or_none
 from ..core.parts import Context, Seen
 from .common import compare, owner_of, short_hash, tag_dict
 
@@ -172,11 +172,7 @@ class ApiPart:
         return self._seen(ctx, {**api, "tags": tags, "description": ctx.req.spec.description})
 
     def delete(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> str | None:
-        try:
-            client("apigateway", ctx.req.region).delete_rest_api(restApiId=api_id(ctx))
-        except Exception as exc:
-            if error_code(exc) != "NotFoundException":
-                raise
+        or_none(lambda: client("apigateway", ctx.req.region).delete_rest_api(restApiId=api_id(ctx)), "NotFoundException")
         return None
 
 
@@ -411,11 +407,7 @@ class PermissionsPart:
 
     @staticmethod
     def _remove(lam: Any, fn: str, sid: str) -> None:
-        try:
-            lam.remove_permission(FunctionName=fn, StatementId=sid)
-        except Exception as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
+        or_none(lambda: lam.remove_permission(FunctionName=fn, StatementId=sid), "ResourceNotFoundException")
 
     def delete(self, ctx: Ctx, seen: Seen[Grants]) -> str | None:
         lam = client("lambda", ctx.req.region)
@@ -462,21 +454,15 @@ class LogGroupPart:
     def ensure(self, ctx: Ctx, seen: Seen[str]) -> Seen[str]:
         logs, name = client("logs", ctx.req.region), log_group_name(ctx)
         if not seen.exists:
-            try:
-                logs.create_log_group(logGroupName=name, tags=ctx.req.tags())
-            except Exception as exc:
-                if error_code(exc) != "ResourceAlreadyExistsException":
-                    raise
+            or_none(lambda: logs.create_log_group(logGroupName=name, tags=ctx.req.tags()), "ResourceAlreadyExistsException")
         logs.put_retention_policy(logGroupName=name, retentionInDays=ctx.req.spec.access_log_retention_days)
         arn = seen.actual or f"arn:aws:logs:{ctx.req.region}:{account_id(ctx.req.region)}:log-group:{name}"
         return Seen(exists=True, actual=arn, owner_uid=ctx.req.ref.uid, identifiers={"logGroup": name})
 
     def delete(self, ctx: Ctx, seen: Seen[str]) -> str | None:
-        try:
-            client("logs", ctx.req.region).delete_log_group(logGroupName=log_group_name(ctx))
-        except Exception as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
+        or_none(
+            lambda: client("logs", ctx.req.region).delete_log_group(logGroupName=log_group_name(ctx)), "ResourceNotFoundException"
+        )
         return None
 
 

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from ..api.bastion import BastionSpec
@@ -153,16 +154,10 @@ class ProfilePart:
     def delete(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> str | None:
         iam, name = client("iam", ctx.req.region), profile_name(ctx.req.ref)
         for r in (seen.actual or {}).get("Roles", []):
-            try:
-                iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=r["RoleName"])
-            except Exception as exc:
-                if error_code(exc) != "NoSuchEntity":
-                    raise
-        try:
-            iam.delete_instance_profile(InstanceProfileName=name)
-        except Exception as exc:
-            if error_code(exc) != "NoSuchEntity":
-                raise
+            or_none(
+                partial(iam.remove_role_from_instance_profile, InstanceProfileName=name, RoleName=r["RoleName"]), "NoSuchEntity"
+            )
+        or_none(lambda: iam.delete_instance_profile(InstanceProfileName=name), "NoSuchEntity")
         ROLE.delete(ctx.req)
         return None
 

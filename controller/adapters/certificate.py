@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, Literal
 
-from ..aws.clients import client, error_code, or_none
+from ..aws.clients import client, or_none
 from ..core.adapter import SpecT
 from ..core.conditions import Cond
 from ..core.parts import Context, Seen
@@ -255,11 +256,7 @@ class CertificatePart(Generic[SpecT]):
         for c in self.owned(ctx, also=also):
             if c["CertificateArn"] == keep:
                 continue
-            try:
-                acm.delete_certificate(CertificateArn=c["CertificateArn"])
-            except Exception as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
+            or_none(partial(acm.delete_certificate, CertificateArn=c["CertificateArn"]), "ResourceNotFoundException")
 
     def delete(self, ctx: Context[SpecT], seen: Seen[CertState]) -> str | None:
         self.retire(ctx, keep=None, also=(seen.actual.cert["CertificateArn"] if seen.actual and seen.actual.cert else None,))

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..aws.clients import client, error_code, or_none
+from ..aws.clients import client, or_none
 from ..core.adapter import TAG_KIND, TAG_NAME, TAG_NAMESPACE, TAG_UID, Diff, ObjectRef, Observation, Request
 
 
@@ -97,8 +97,4 @@ def write_bucket_policy(bucket: str, region: str, policy: Policy | None) -> None
     if policy is not None:
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
         return
-    try:
-        s3.delete_bucket_policy(Bucket=bucket)
-    except Exception as exc:
-        if error_code(exc) != "NoSuchBucket":
-            raise
+    or_none(lambda: s3.delete_bucket_policy(Bucket=bucket), "NoSuchBucket")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..aws.clients import client, error_code, or_none
@@ -99,8 +100,4 @@ class ExecutionRole:
             ("delete_role_policy", {"RoleName": name, "PolicyName": POLICY_NAME}),
             ("delete_role", {"RoleName": name}),
         ):
-            try:
-                getattr(iam, op)(**kwargs)
-            except Exception as exc:
-                if error_code(exc) != "NoSuchEntity":
-                    raise
+            or_none(partial(getattr(iam, op), **kwargs), "NoSuchEntity")

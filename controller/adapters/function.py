@@ -16,6 +16,7 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..api.function import FunctionSpec
@@ -349,16 +350,8 @@ class FunctionAdapter:
     def delete(self, req: Req, obs: Observation[Lambda]) -> DeleteResult:
         lam = client("lambda", req.region)
         for m in obs.actual.mappings if obs.actual else []:
-            try:
-                lam.delete_event_source_mapping(UUID=m["UUID"])
-            except Exception as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
-        try:
-            lam.delete_function(FunctionName=req.external_name)
-        except Exception as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
+            or_none(partial(lam.delete_event_source_mapping, UUID=m["UUID"]), "ResourceNotFoundException")
+        or_none(lambda: lam.delete_function(FunctionName=req.external_name), "ResourceNotFoundException")
         if req.spec.role_arn is None:
             ROLE.delete(req)
         group = (obs.actual.group if obs.actual else None) or req.status.get("securityGroupId")

@@ -191,11 +191,10 @@ class StagePart:
         return self._seen(ctx, {**stage, "tags": ctx.req.tags()}, want["deployment"])
 
     def delete(self, ctx: Ctx, seen: Seen[Stage]) -> str | None:
-        try:
-            client("apigateway", ctx.req.region).delete_stage(restApiId=api_id(ctx), stageName=ctx.req.spec.stage_name)
-        except Exception as exc:
-            if error_code(exc) != "NotFoundException":
-                raise
+        or_none(
+            lambda: client("apigateway", ctx.req.region).delete_stage(restApiId=api_id(ctx), stageName=ctx.req.spec.stage_name),
+            "NotFoundException",
+        )
         return None
 
 
@@ -256,11 +255,9 @@ class DomainPart:
         return self._seen(ctx, {**dom, "tags": tags_of((seen.actual or {}).get("tags"))})
 
     def delete(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> str | None:
-        try:
-            client("apigateway", ctx.req.region).delete_domain_name(domainName=str(domain_name(ctx)))
-        except Exception as exc:
-            if error_code(exc) != "NotFoundException":
-                raise
+        or_none(
+            lambda: client("apigateway", ctx.req.region).delete_domain_name(domainName=str(domain_name(ctx))), "NotFoundException"
+        )
         return None
 
 

@@ -344,9 +344,5 @@ class TableAdapter:
             notes = (("BackupTaken", f"backup {backup['BackupArn']} of table {name} taken before deleting it"),)
         for rid in {k.split("|")[0] for k in obs.actual.targets}:
             self._drop_scaling(req, rid)
-        try:
-            ddb.delete_table(TableName=name)
-        except Exception as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
+        or_none(lambda: ddb.delete_table(TableName=name), "ResourceNotFoundException")
         return DeleteResult(done=True, notes=notes)

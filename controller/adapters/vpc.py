@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api.virtualnetwork import VirtualNetworkSpec
-from ..aws.clients import client, error_code
+from ..aws.clients import client, error_code, or_none
 from ..core.parts import PART_TAG, Context, Seen, part_tags
 from .common import compare, owner_of, tag_dict, tag_list
 
@@ -55,14 +55,6 @@ def ours(ctx: Ctx, resource: Mapping[str, Any]) -> bool:
 def vpc_id(ctx: Ctx) -> str | None:
     vpc = ctx.seen.get("vpc")
     return str(vpc.actual["VpcId"]) if vpc is not None and vpc.actual else None
-
-
-def ignore_gone(call: Any) -> None:
-    try:
-        call()
-    except Exception as exc:
-        if error_code(exc) not in GONE:
-            raise
 
 
 # ------------------------------------------------------------------ layout
@@ -305,6 +297,6 @@ class InternetGatewayPart:
         igw = str((seen.actual or {})["InternetGatewayId"])
         vid = vpc_id(ctx)
         if vid:
-            ignore_gone(lambda: ec2(ctx).detach_internet_gateway(InternetGatewayId=igw, VpcId=vid))
-        ignore_gone(lambda: ec2(ctx).delete_internet_gateway(InternetGatewayId=igw))
+            or_none(lambda: ec2(ctx).detach_internet_gateway(InternetGatewayId=igw, VpcId=vid), *GONE)
+        or_none(lambda: ec2(ctx).delete_internet_gateway(InternetGatewayId=igw), *GONE)
         return None

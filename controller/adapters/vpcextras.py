@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..aws.clients import account_id, client, error_code
+from ..aws.clients import account_id, client, error_code, or_none
 from ..core.parts import Seen
 from .common import compare
 from .execrole import ExecutionRole
 from .placement import delete_group, ensure_group, find_group
-from .vpc import Ctx, ec2, ignore_gone, ours, part_of, tag_spec, vpc_id
+from .vpc import GONE, Ctx, ec2, ours, part_of, tag_spec, vpc_id
 
 FLOW_ROLE = ExecutionRole("stackery-flowlogs", "vpc-flow-logs.amazonaws.com")
 
@@ -70,11 +70,7 @@ class FlowLogsPart:
         e, logs, group = ec2(ctx), client("logs", ctx.req.region), flow_log_group(ctx)
         if seen.exists and seen.actual:  # the traffic type cannot be changed in place
             e.delete_flow_logs(FlowLogIds=[seen.actual["FlowLogId"]])
-        try:
-            logs.create_log_group(logGroupName=group, tags=ctx.req.tags())
-        except Exception as exc:
-            if error_code(exc) != "ResourceAlreadyExistsException":
-                raise
+        or_none(lambda: logs.create_log_group(logGroupName=group, tags=ctx.req.tags()), "ResourceAlreadyExistsException")
         logs.put_retention_policy(logGroupName=group, retentionInDays=ctx.req.spec.flow_logs.retention_days)
         FLOW_ROLE.ensure(ctx.req, self._policy(ctx), f"VPC flow logs of {ctx.req.ref.namespace}/{ctx.req.ref.name}")
         made = e.create_flow_logs(
@@ -95,11 +91,9 @@ class FlowLogsPart:
         fl = seen.actual or {}
         if fl.get("FlowLogId"):
             ec2(ctx).delete_flow_logs(FlowLogIds=[fl["FlowLogId"]])
-        try:
-            client("logs", ctx.req.region).delete_log_group(logGroupName=flow_log_group(ctx))
-        except Exception as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
+        or_none(
+            lambda: client("logs", ctx.req.region).delete_log_group(logGroupName=flow_log_group(ctx)), "ResourceNotFoundException"
+        )
         FLOW_ROLE.delete(ctx.req)
         return None
 
@@ -176,7 +170,7 @@ class ExecuteApiEndpointPart:
 
     def delete(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> str | None:
         ep = seen.actual or {}
-        ignore_gone(lambda: ec2(ctx).delete_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"]]))
+        or_none(lambda: ec2(ctx).delete_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"]]), *GONE)
         vid = vpc_id(ctx)
         group = find_group(ctx.req, vid) if vid else None
         return delete_group(ctx.req, group) if group else None

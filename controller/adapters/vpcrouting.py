@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from ..aws.clients import or_none
 from ..core.parts import Seen
 from .common import compare
-from .vpc import Ctx, Subnets, ec2, ignore_gone, nat_zones, ours, part_of, tag_spec, vpc_id
+from .vpc import GONE, Ctx, Subnets, ec2, nat_zones, ours, part_of, tag_spec, vpc_id
 
 LIVE = ("pending", "available")
 
@@ -108,7 +110,7 @@ class NatGatewaysPart:
             deleting.append(gone)
         if not deleting:  # ... and their addresses once they are deleted (a later pass)
             for zone in sorted(z for z in addresses if z not in want and z not in gateways):
-                ignore_gone(lambda z=zone: e.release_address(AllocationId=addresses.pop(z)["AllocationId"]))
+                or_none(partial(e.release_address, AllocationId=addresses.pop(zone)["AllocationId"]), *GONE)
         return self._seen(ctx, Nats(gateways, addresses, tuple(deleting)))
 
     def delete(self, ctx: Ctx, seen: Seen[Nats]) -> str | None:
@@ -124,7 +126,7 @@ class NatGatewaysPart:
             ids = [n["NatGatewayId"] for n in nats.gateways.values()] + list(nats.deleting)
             return f"waiting for NAT gateways {', '.join(ids)} to be deleted before releasing their addresses"
         for a in nats.addresses.values():
-            ignore_gone(lambda a=a: e.release_address(AllocationId=a["AllocationId"]))
+            or_none(partial(e.release_address, AllocationId=a["AllocationId"]), *GONE)
         return None
 
 
@@ -203,7 +205,7 @@ class RouteTablesPart:
                     {"GatewayId": want["route"]} if str(want["route"]).startswith("igw-") else {"NatGatewayId": want["route"]}
                 )
                 if want["route"] is None:
-                    ignore_gone(lambda rid=rid: e.delete_route(RouteTableId=rid, DestinationCidrBlock="0.0.0.0/0"))
+                    or_none(partial(e.delete_route, RouteTableId=rid, DestinationCidrBlock="0.0.0.0/0"), *GONE)
                 elif any(r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in t.get("Routes", [])):
                     e.replace_route(RouteTableId=rid, DestinationCidrBlock="0.0.0.0/0", **target)
                 else:
@@ -233,8 +235,8 @@ class RouteTablesPart:
         for t in (seen.actual or {}).values():
             for a in t.get("Associations", []):
                 if not a.get("Main") and a.get("RouteTableAssociationId"):
-                    ignore_gone(lambda a=a: e.disassociate_route_table(AssociationId=a["RouteTableAssociationId"]))
-            ignore_gone(lambda t=t: e.delete_route_table(RouteTableId=t["RouteTableId"]))
+                    or_none(partial(e.disassociate_route_table, AssociationId=a["RouteTableAssociationId"]), *GONE)
+            or_none(partial(e.delete_route_table, RouteTableId=t["RouteTableId"]), *GONE)
         return None
 
 
