@@ -87,14 +87,11 @@ def handle(body: kopf.Body, patch: kopf.Patch, *, kind: str, always: bool, wait:
         if not got:
             return
         obj = _managed(kind, body)
+        if not (delete or always or rec.is_due(obj)):
+            return  # a timer tick with nothing due: no identity to resolve, no AWS call
         # every AWS call of this pass runs as the namespace's identity (policy), or the operator's own
         with acting_as(POLICY.scope(obj.ref.namespace).identity):
-            if delete:
-                result = rec.finalize(obj)
-            elif always or rec.is_due(obj):
-                result = rec.reconcile(obj)
-            else:
-                return
+            result = rec.finalize(obj) if delete else rec.reconcile(obj)
     _apply(result, body, patch)
     if delete and not result.done:
         raise kopf.TemporaryError(
