@@ -7,8 +7,8 @@ minute (user data installs a timer), so adding or removing a user rewrites the p
 replaces the instance. The instance is launched with every security setting explicit on RunInstances
 (IMDSv2 required, encrypted root volume, the profile): moto applies those, not launch templates.
 
-Read budget of one drift check: GetRole, GetRolePolicy, GetInstanceProfile, DescribeSecurityGroups,
-DescribeSecurityGroups, GetParameters (users + the instance's report), DescribeInstances = 7
+Read budget of one drift check: GetRole, GetRolePolicy, GetInstanceProfile, DescribeSecurityGroups (by
+name, rules included), GetParameters (users + the instance's report), DescribeInstances = 6
 (+1 GetParametersByPath with fromConfigStore).
 """
 
@@ -29,7 +29,7 @@ from ..errors import RecoverableError
 from ..policy import Claim
 from .common import compare, dns_name, owner_of, tag_dict, tag_list
 from .execrole import ExecutionRole
-from .placement import delete_group, ensure_group, find_group
+from .placement import delete_group, ensure_group, read_group
 
 Ctx = Context[BastionSpec]
 ROLE = ExecutionRole("stackery-bastion", "ec2.amazonaws.com")
@@ -176,10 +176,9 @@ class SecurityGroupPart:
 
     def observe(self, ctx: Ctx) -> Seen[dict[str, Any]]:
         vpc = network(ctx).get("vpcId")
-        group = find_group(ctx.req, str(vpc)) if vpc else None
-        if group is None:
+        sg = read_group(ctx.req, str(vpc)) if vpc else None
+        if sg is None:
             return Seen(exists=False)
-        sg = client("ec2", ctx.req.region).describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
         return self._seen(ctx, dict(sg))
 
     def _seen(self, ctx: Ctx, sg: Mapping[str, Any]) -> Seen[dict[str, Any]]:
@@ -203,8 +202,10 @@ class SecurityGroupPart:
 
     def ensure(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> Seen[dict[str, Any]]:
         e = client("ec2", ctx.req.region)
-        group = str((seen.actual or {}).get("GroupId") or ensure_group(ctx.req, str(network(ctx)["vpcId"])))
-        sg = e.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+        vpc = str(network(ctx)["vpcId"])
+        # observe read the group with its rules; only a group observe did not see is read (or made) here
+        sg = dict(seen.actual) if seen.actual else (read_group(ctx.req, vpc) or {"GroupId": ensure_group(ctx.req, vpc)})
+        group = str(sg["GroupId"])
         if sg.get("IpPermissions"):
             e.revoke_security_group_ingress(GroupId=group, IpPermissions=sg["IpPermissions"])
         e.authorize_security_group_ingress(

@@ -42,7 +42,13 @@ def group_name(req: Request[Any]) -> str:
 
 
 def find_group(req: Request[Any], vpc_id: str) -> str | None:
-    """This node's group in the VPC (by its deterministic name); refuses one tagged as someone else's."""
+    """This node's group id in the VPC (by its deterministic name); refuses one tagged as someone else's."""
+    group = read_group(req, vpc_id)
+    return str(group["GroupId"]) if group else None
+
+
+def read_group(req: Request[Any], vpc_id: str) -> dict[str, Any] | None:
+    """The whole group (rules included), so a caller that needs its rules reads it once."""
     found = (
         client("ec2", req.region)
         .describe_security_groups(
@@ -55,7 +61,7 @@ def find_group(req: Request[Any], vpc_id: str) -> str | None:
     uid, owner = owner_of(tag_dict(found[0].get("Tags")))
     if uid != req.ref.uid:
         raise OwnershipConflictError(f"security group {group_name(req)} in {vpc_id} belongs to {owner or 'nobody (untagged)'}")
-    return str(found[0]["GroupId"])
+    return dict(found[0])
 
 
 def group_exists(req: Request[Any], group_id: str) -> bool:
