@@ -86,13 +86,14 @@ class KubeCluster:
             GROUP, VERSION, ref.namespace, plural(ref.kind), ref.name, {"status": {"pendingCreate": external_name}}
         )
 
-    def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:
+    def publish_outputs(self, ref: ObjectRef, name: str, data: Mapping[str, str], *, secret: bool = False) -> None:
         api = self._core()
+        what = "Secret" if secret else "ConfigMap"
         body: dict[str, Any] = {
             "apiVersion": "v1",
-            "kind": "ConfigMap",
+            "kind": what,
             "metadata": {
-                "name": config_map,
+                "name": name,
                 "namespace": ref.namespace,
                 "labels": dict(MANAGED_BY),
                 "ownerReferences": [
@@ -106,32 +107,65 @@ class KubeCluster:
                     }
                 ],
             },
-            "data": dict(data),
         }
+        if secret:
+            body["type"] = "Opaque"
+            body["stringData"] = dict(data)
+        else:
+            body["data"] = dict(data)
         try:
-            current = api.read_namespaced_config_map(config_map, ref.namespace)
+            self._write_outputs(api, ref, name, body, data, secret=secret)
+        except ApiException as exc:
+            if exc.status != 403 or not secret:
+                raise
+            raise TerminalError(
+                f"the operator may not write Secrets in namespace {ref.namespace}: its administrator must add the namespace "
+                "to the chart value outputSecrets.namespaces (docs/security.md), or drop outputs.secretName",
+                reason="OutputsForbidden",
+            ) from None
+
+    def _write_outputs(
+        self, api: k8s.CoreV1Api, ref: ObjectRef, name: str, body: dict[str, Any], data: Mapping[str, str], *, secret: bool
+    ) -> None:
+        what = "Secret" if secret else "ConfigMap"
+        read = api.read_namespaced_secret if secret else api.read_namespaced_config_map
+        try:
+            current = read(name, ref.namespace)
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            api.create_namespaced_config_map(ref.namespace, body)  # type: ignore[arg-type]
+            if secret:
+                api.create_namespaced_secret(ref.namespace, body)  # type: ignore[arg-type]
+            else:
+                api.create_namespaced_config_map(ref.namespace, body)  # type: ignore[arg-type]
             return
         owners = [o.uid for o in ((current.metadata and current.metadata.owner_references) or [])]
-        if owners and ref.uid not in owners:
+        if ref.uid not in owners:  # never overwrite a Secret or ConfigMap this object did not make
+            field = "secretName" if secret else "configMapName"
             raise TerminalError(
-                f"ConfigMap {config_map} belongs to another object; choose another outputs.configMapName",
+                f"{what} {name} already exists and belongs to {'another object' if owners else 'nobody (made by hand)'}; "
+                f"choose another outputs.{field}",
                 reason="OutputsConflict",
             )
         old = dict(current.data or {})
-        if old != dict(data):
-            patch: dict[str, Any] = {k: None for k in old if k not in data}
+        if secret:
+            old = {k: base64.b64decode(v).decode() for k, v in old.items()}
+        if old == dict(data):
+            return  # unchanged: no write
+        patch: dict[str, Any] = {k: None for k in old if k not in data}
+        if secret:
+            patch.update({k: base64.b64encode(v.encode()).decode() for k, v in data.items()})
+            api.patch_namespaced_secret(name, ref.namespace, {"data": patch})
+        else:
             patch.update(data)
-            api.patch_namespaced_config_map(config_map, ref.namespace, {"data": patch})
+            api.patch_namespaced_config_map(name, ref.namespace, {"data": patch})
 
-    def delete_outputs(self, ref: ObjectRef, config_map: str) -> None:
+    def delete_outputs(self, ref: ObjectRef, name: str, *, secret: bool = False) -> None:
+        api = self._core()
         try:
-            current = self._core().read_namespaced_config_map(config_map, ref.namespace)
+            current = (api.read_namespaced_secret if secret else api.read_namespaced_config_map)(name, ref.namespace)
             if any(o.uid == ref.uid for o in ((current.metadata and current.metadata.owner_references) or [])):
-                self._core().delete_namespaced_config_map(config_map, ref.namespace)
+                (api.delete_namespaced_secret if secret else api.delete_namespaced_config_map)(name, ref.namespace)
         except ApiException as exc:
             if exc.status != 404:
                 raise

@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from . import plural
-from .adapters import configstore, function, objectstore, restapi, table
+from .adapters import configstore, database, function, objectstore, restapi, table
 from .adapters.bastion import BastionAdapter
 from .adapters.cdn import CDNAdapter
 from .adapters.configstore import ConfigStoreAdapter
+from .adapters.database import DatabaseAdapter
 from .adapters.function import FunctionAdapter
 from .adapters.objectstore import ObjectStoreAdapter
 from .adapters.restapi import RestApiAdapter
@@ -25,6 +26,7 @@ from .api.bastion import BastionSpec, BastionStatus
 from .api.cdn import CDNSpec, CDNStatus
 from .api.common import CommonStatus
 from .api.configstore import ConfigStoreSpec, ConfigStoreStatus
+from .api.database import DatabaseSpec, DatabaseStatus
 from .api.function import FunctionSpec, FunctionStatus
 from .api.objectstore import ObjectStoreSpec, ObjectStoreStatus
 from .api.restapi import RestApiSpec, RestApiStatus
@@ -155,6 +157,25 @@ KINDS: tuple[KindInfo, ...] = (
         printer_columns=(
             {"name": "IP", "type": "string", "jsonPath": ".status.publicIp"},
             {"name": "Instance", "type": "string", "jsonPath": ".status.instanceId"},
+        ),
+    ),
+    KindInfo(
+        kind="StackeryDatabase",
+        short_names=("sdb", "database"),
+        spec_model=DatabaseSpec,
+        status_model=DatabaseStatus,
+        adapter=DatabaseAdapter(),
+        wiring=database.WIRING,
+        in_use_blocks_delete=True,
+        description=(
+            "An RDS PostgreSQL/MySQL instance or an Aurora Serverless v2 cluster in a Virtual Network's private subnets: "
+            "encrypted, never public, reachable only from connected nodes, password managed by RDS in Secrets Manager, "
+            "deletion protection and a final snapshot by default."
+        ),
+        printer_columns=(
+            {"name": "Engine", "type": "string", "jsonPath": ".spec.engine"},
+            {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint"},
+            {"name": "State", "type": "string", "jsonPath": ".status.databaseStatus"},
         ),
     ),
 )

@@ -25,6 +25,7 @@ from ..api.bastion import BastionSpec
 from ..aws.clients import account_id, client, error_code, or_none
 from ..core.adapter import NodeRef, ObjectRef, Reference
 from ..core.parts import PART_TAG, Composite, Context, Seen, part_tags
+from ..core.wiring import network_groups
 from ..errors import RecoverableError
 from ..policy import Claim
 from .common import compare, dns_name, owner_of, tag_dict, tag_list
@@ -305,6 +306,19 @@ class UsersPart:
 
 
 # ------------------------------------------------------------------ instance
+def groups(ctx: Ctx, own: str) -> list[str]:
+    """Its own group plus the client group of each connected database (same network, or refused)."""
+    spec = ctx.req.spec
+    carried = network_groups(
+        f"StackeryBastion {ctx.req.ref.name}",
+        spec.virtual_network,
+        [(c.kind, c.name) for c in spec.connections],
+        ctx.req.nodes,
+        ctx.req.wiring,
+    )
+    return sorted({own, *carried})
+
+
 class InstancePart:
     name = "instance"
     after: tuple[str, ...] = ("profile", "securityGroup", "users")
@@ -328,13 +342,13 @@ class InstancePart:
         uid, owner = owner_of(tag_dict(inst.get("Tags")))
         state = inst["State"]["Name"]
         sg = ctx.seen.get("securityGroup")
-        group = sg.actual["GroupId"] if sg is not None and sg.actual else None
+        group = groups(ctx, sg.actual["GroupId"]) if sg is not None and sg.actual else None
         diffs = [
             *compare("instanceType", ctx.req.spec.instance_type, inst.get("InstanceType")),
             *compare("imdsv2", "required", (inst.get("MetadataOptions") or {}).get("HttpTokens")),
         ]
         if group:
-            diffs += compare("instance.securityGroups", [group], sorted(g["GroupId"] for g in inst.get("SecurityGroups", [])))
+            diffs += compare("instance.securityGroups", group, sorted(g["GroupId"] for g in inst.get("SecurityGroups", [])))
         user = next((u.name for u in ctx.req.spec.users), "USER")
         ip = inst.get("PublicIpAddress")
         return Seen(
@@ -363,17 +377,18 @@ class InstancePart:
 
     def ensure(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> Seen[dict[str, Any]]:
         e = client("ec2", ctx.req.region)
-        group = str(ctx.seen["securityGroup"].actual["GroupId"])  # type: ignore[index]
+        group = groups(ctx, str(ctx.seen["securityGroup"].actual["GroupId"]))  # type: ignore[index]
         if seen.exists and seen.actual:  # drift: fixable in place (type needs a stop: replaced instead)
             inst = seen.actual
             fields = {d.field for d in seen.diffs}
             if "instance.securityGroups" in fields:
-                e.modify_instance_attribute(InstanceId=inst["InstanceId"], Groups=[group])
+                e.modify_instance_attribute(InstanceId=inst["InstanceId"], Groups=group)
             if "imdsv2" in fields:
                 e.modify_instance_metadata_options(InstanceId=inst["InstanceId"], HttpTokens="required", HttpEndpoint="enabled")
             if "instanceType" not in fields:
                 return self._seen(
-                    ctx, {**inst, "SecurityGroups": [{"GroupId": group}], "MetadataOptions": {"HttpTokens": "required"}}
+                    ctx,
+                    {**inst, "SecurityGroups": [{"GroupId": g} for g in group], "MetadataOptions": {"HttpTokens": "required"}},
                 )
             e.terminate_instances(InstanceIds=[inst["InstanceId"]])
         zones = network(ctx).get("zones") or []
@@ -384,7 +399,7 @@ class InstancePart:
                 InstanceType=ctx.req.spec.instance_type,
                 MinCount=1,
                 MaxCount=1,
-                NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": [group], "AssociatePublicIpAddress": True}],
+                NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": group, "AssociatePublicIpAddress": True}],
                 IamInstanceProfile={"Name": profile_name(ctx.req.ref)},
                 MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1},
                 BlockDeviceMappings=[
@@ -423,6 +438,7 @@ class BastionAdapter(Composite[BastionSpec]):
         refs: list[Reference] = [NodeRef(NETWORK, spec.virtual_network, role="placement")]
         if spec.from_config_store:
             refs.append(NodeRef("StackeryConfigStore", spec.from_config_store, role="users"))
+        refs += [NodeRef(c.kind, c.name, wire=True, role="connection") for c in spec.connections]
         return refs
 
     def claims(self, spec: BastionSpec) -> list[Claim]:

@@ -22,7 +22,7 @@ from typing import Any
 from ..api.function import FunctionSpec
 from ..aws.clients import account_id, client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
-from ..core.wiring import Access, GrantContext, Statement, Wiring
+from ..core.wiring import Access, GrantContext, Statement, Wiring, network_groups
 from ..errors import InvalidSpecError, RecoverableError, WaitingError
 from ..policy import Claim, ClaimKind
 from .common import canon, compare, dns_name, foreign, owner_of
@@ -30,6 +30,7 @@ from .execrole import ExecutionRole
 from .placement import (
     ENI_STATEMENT,
     NETWORK_KIND,
+    PENDING_GROUP,
     delete_group,
     ensure_group,
     find_group,
@@ -180,7 +181,14 @@ class FunctionAdapter:
         if spec.code.image_uri is None:
             config.update(Runtime=spec.runtime, Handler=spec.handler)
         net = self._network(req)
-        config["VpcConfig"] = vpc_config(private_subnets(net) if net else [], group)
+        carried = network_groups(
+            f"StackeryFunction {req.ref.name}",
+            spec.virtual_network,
+            [(c.kind, c.name) for c in spec.connections],
+            req.nodes,
+            req.wiring,
+        )
+        config["VpcConfig"] = vpc_config(private_subnets(net) if net else [], group, carried)
         return {
             "config": config,
             "code": code,
@@ -315,7 +323,8 @@ class FunctionAdapter:
         net = self._network(req)
         if net is not None and "vpcConfig" in changed:  # placed (or moved): its group first
             group = ensure_group(req, str(net["vpcId"]))
-            want = {**want, "config": {**want["config"], "VpcConfig": vpc_config(private_subnets(net), group)}}
+            carried = [g for g in want["config"]["VpcConfig"]["SecurityGroupIds"] if g != PENDING_GROUP]
+            want = {**want, "config": {**want["config"], "VpcConfig": vpc_config(private_subnets(net), group, carried)}}
         if changed & cfg_fields:
             lam.update_function_configuration(FunctionName=name, **want["config"])
         if net is None and actual.group and "securityGroup" in changed:  # moved out: its group goes

@@ -100,8 +100,10 @@ def delete_group(req: Request[Any], group_id: str) -> str | None:
     return None
 
 
-def vpc_config(subnets: list[str], group: str | None) -> dict[str, list[str]]:
-    return {"SubnetIds": sorted(subnets), "SecurityGroupIds": [group or PENDING_GROUP] if subnets else []}
+def vpc_config(subnets: list[str], group: str | None, carried: list[str] | None = None) -> dict[str, list[str]]:
+    """Its own group plus the client groups it carries for connected databases (wiring.network_groups)."""
+    groups = sorted({group or PENDING_GROUP, *(carried or [])})
+    return {"SubnetIds": sorted(subnets), "SecurityGroupIds": groups if subnets else []}
 
 
 def have_vpc_config(raw: Mapping[str, Any] | None) -> dict[str, list[str]]:

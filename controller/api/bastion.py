@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -78,6 +78,13 @@ class SshUser(Model):
         return check_public_key(v)
 
 
+class BastionConnection(Model):
+    """A node the bastion's users reach through it (the bastion carries its client security group)."""
+
+    kind: Literal["StackeryDatabase"] = Field(description="Kind of the connected node.")
+    name: str = Field(pattern=K8S_NAME_PATTERN, max_length=253, description="Its name (same namespace, same network).")
+
+
 class BastionSpec(CommonSpec):
     """Desired bastion."""
 
@@ -104,6 +111,11 @@ class BastionSpec(CommonSpec):
     )
     allow_anywhere: bool = Field(default=False, description="Allow 0.0.0.0/0 in allowedCidrs (SSH open to the internet).")
     instance_type: str = Field(default="t3.nano", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", description="EC2 instance type.")
+    connections: list[BastionConnection] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Databases reachable from the bastion (e.g. for psql over an SSH tunnel); they must be in the same network.",
+    )
     image_id: str | None = Field(
         default=None, pattern=r"^ami-[0-9a-f]{8,17}$", description="AMI; default the latest Amazon Linux 2023."
     )

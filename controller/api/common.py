@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 DeletionPolicy = Literal["Delete", "Retain"]
@@ -37,11 +37,34 @@ TagValue = Annotated[str, Field(max_length=256)]
 class Outputs(Model):
     """Where to publish the node's outputs (Stackery's environment names, e.g. BUCKET_NAME)."""
 
-    config_map_name: str = Field(
+    config_map_name: str | None = Field(
+        default=None,
         max_length=253,
         pattern=K8S_NAME_PATTERN,
         description="ConfigMap (same namespace) that receives the outputs; created and owned by this object.",
     )
+    secret_name: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=K8S_NAME_PATTERN,
+        description=(
+            "Secret (same namespace) that receives the outputs plus the node's credentials (a Database: username, "
+            "password, host, port, dbname, uri); created and owned by this object, refreshed when a password rotates."
+        ),
+    )
+
+    cel_rules: ClassVar[list[dict[str, str]]] = [
+        {
+            "rule": "has(self.configMapName) || has(self.secretName)",
+            "message": "give outputs.configMapName, outputs.secretName or both",
+        },
+    ]
+
+    @model_validator(mode="after")
+    def _one(self) -> Outputs:
+        if self.config_map_name is None and self.secret_name is None:
+            raise ValueError("give outputs.configMapName, outputs.secretName or both")
+        return self
 
 
 class CommonSpec(Model):
@@ -72,7 +95,7 @@ class CommonSpec(Model):
         json_schema_extra={"maxProperties": 40},
         description="Tags added to every AWS resource (the operator adds its stackery.io/* ownership tags).",
     )
-    outputs: Outputs | None = Field(default=None, description="Optional ConfigMap that receives the node's outputs.")
+    outputs: Outputs | None = Field(default=None, description="Optional ConfigMap and/or Secret that receive the node's outputs.")
 
     # CEL rules on the spec object; subclasses extend this list.
     cel_rules: ClassVar[list[dict[str, str]]] = [

@@ -94,8 +94,13 @@ class Code(Model):
 class Connection(Model):
     """A wire to another node in this namespace: its environment variables plus least-privilege IAM."""
 
-    kind: Literal["StackeryTable", "StackeryObjectStore", "StackeryConfigStore", "StackeryFunction", "StackeryRestApi"] = Field(
-        description="Kind of the connected node."
+    kind: Literal[
+        "StackeryTable", "StackeryObjectStore", "StackeryConfigStore", "StackeryFunction", "StackeryRestApi", "StackeryDatabase"
+    ] = Field(
+        description=(
+            "Kind of the connected node. A StackeryDatabase is reached over its network: the function must be placed "
+            "(virtualNetwork) in the database's network; it carries the database's client security group."
+        )
     )
     name: str = Field(pattern=K8S_NAME_PATTERN, max_length=253, description="Name of the connected node.")
     access: Literal["ReadWrite", "ReadOnly"] = Field(
@@ -164,7 +169,17 @@ class FunctionSpec(CommonSpec):
             "rule": "!has(self.environment) || self.environment.all(k, k.matches('^[a-zA-Z][a-zA-Z0-9_]*$'))",
             "message": "environment keys must start with a letter and contain only letters, digits and _",
         },
+        {
+            "rule": "has(self.virtualNetwork) || !has(self.connections) || !self.connections.exists(c, c.kind == 'StackeryDatabase')",
+            "message": "a connection to a StackeryDatabase needs spec.virtualNetwork: the database's network (it is reachable only there)",
+        },
     ]
+
+    @model_validator(mode="after")
+    def _database_needs_network(self) -> FunctionSpec:
+        if self.virtual_network is None and any(c.kind == "StackeryDatabase" for c in self.connections):
+            raise ValueError("a connection to a StackeryDatabase needs spec.virtualNetwork: the database's network")
+        return self
 
 
 class FunctionStatus(CommonStatus):

@@ -116,7 +116,10 @@ class Observation(Generic[ActualT]):
     identifiers: Mapping[str, Any] = field(default_factory=dict)
     """Status fields: arn, externalName, and kind-specific ones."""
     outputs: Mapping[str, str] = field(default_factory=dict)
-    """Stackery environment names -> values, published to the outputs ConfigMap."""
+    """Stackery environment names -> values, published to the outputs ConfigMap (and Secret)."""
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """Credentials (a database's username, password, uri) for the outputs Secret only: never in status,
+    events, logs or the ConfigMap. Adapters read them only when spec.outputs.secretName is set."""
     actual: ActualT | None = None
     """Typed actual state an adapter's update/delete needs (e.g. the whole bucket policy); never in status."""
     waiting: str | None = None

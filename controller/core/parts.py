@@ -46,6 +46,8 @@ class Seen(Generic[PartT]):
     diffs: tuple[Diff, ...] = ()
     identifiers: Mapping[str, Any] = field(default_factory=dict)
     outputs: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """Credentials for the outputs Secret only (see Observation.secrets)."""
     conditions: tuple[Cond, ...] = ()
     waiting: str | None = None
     """Exists but not usable yet (pending validation, deploying): parts after it wait."""
@@ -76,6 +78,8 @@ class Context(Generic[SpecT]):
 
     req: Request[SpecT]
     seen: dict[str, Seen[Any]] = field(default_factory=dict)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    """(reason, message) worth an Event, added by a part's delete (e.g. the final snapshot's name)."""
 
     def of(self, part: Part[Any, PartT]) -> Seen[PartT]:
         got: Seen[PartT] = self.seen.get(part.name, ABSENT)
@@ -156,12 +160,14 @@ class Composite(Generic[SpecT]):
         diffs: list[Diff] = []
         ids: dict[str, Any] = {}
         outputs: dict[str, str] = {}
+        secrets: dict[str, str] = {}
         conds: list[Cond] = []
         waiting: Seen[Any] | None = None
         for p in self.parts:
             s = ctx.of(p)
             ids.update(s.identifiers)
             outputs.update(s.outputs)
+            secrets.update(s.secrets)
             conds.extend(s.conditions)
             if wanted[p.name] and s.waiting and waiting is None:
                 waiting = s
@@ -181,6 +187,7 @@ class Composite(Generic[SpecT]):
             diffs=tuple(diffs),
             identifiers=ids,
             outputs=outputs if exists else {},
+            secrets=secrets if exists else {},
             conditions=tuple(conds),
             actual=ctx,
             waiting=waiting.waiting if waiting else None,
@@ -237,10 +244,16 @@ class Composite(Generic[SpecT]):
             if not s.exists or s.external or not (s.owner_uid == req.ref.uid or (s.owner_uid is None and req.adopt)):
                 continue
             if s.deleting:
-                return DeleteResult(done=False, message=f"waiting for the {p.name} to be deleted")
+                return DeleteResult(done=False, message=f"waiting for the {p.name} to be deleted", notes=tuple(ctx.notes))
             wait = p.delete(ctx, s)
             if wait is not None:
-                return DeleteResult(done=False, message=wait)
-            if p.observe(ctx).exists:
-                return DeleteResult(done=False, message=f"{p.name} deletion accepted; waiting for AWS to confirm it is gone")
-        return DeleteResult(done=True, confirmed=True)
+                return DeleteResult(done=False, message=wait, notes=tuple(ctx.notes))
+            again = p.observe(ctx)
+            if again.exists:
+                message = again.waiting if again.deleting and again.waiting else None
+                return DeleteResult(
+                    done=False,
+                    message=message or f"{p.name} deletion accepted; waiting for AWS to confirm it is gone",
+                    notes=tuple(ctx.notes),
+                )
+        return DeleteResult(done=True, confirmed=True, notes=tuple(ctx.notes))

@@ -25,11 +25,12 @@ class Cluster(Protocol):
         between the create and tagging, the next pass knows the untagged resource is its own."""
         ...
 
-    def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:
-        """Create or update the outputs ConfigMap (owned by the object); no write when unchanged."""
+    def publish_outputs(self, ref: ObjectRef, name: str, data: Mapping[str, str], *, secret: bool = False) -> None:
+        """Create or update the outputs ConfigMap (or Secret) owned by the object; no write when unchanged;
+        TerminalError when one of that name exists and is not this object's."""
         ...
 
-    def delete_outputs(self, ref: ObjectRef, config_map: str) -> None: ...
+    def delete_outputs(self, ref: ObjectRef, name: str, *, secret: bool = False) -> None: ...
 
     def referrers(self, kind: str, namespace: str, name: str) -> list[str]:
         """ "Kind name" of every object in the namespace whose spec refers to this one (for kinds that are

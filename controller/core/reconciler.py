@@ -248,9 +248,12 @@ class Reconciler(Generic[SpecT]):
         drift: tuple[Diff, ...] = (),
         corrected: tuple[Diff, ...] = (),
     ) -> Outcome:
-        outputs_target = getattr(req.spec, "outputs", None)
-        if outputs_target is not None and obs.outputs:
-            self.cluster.publish_outputs(obj.ref, outputs_target.config_map_name, obs.outputs)
+        target = getattr(req.spec, "outputs", None)
+        if target is not None and obs.outputs:
+            if target.config_map_name:
+                self.cluster.publish_outputs(obj.ref, target.config_map_name, obs.outputs)
+            if target.secret_name:  # outputs plus credentials; values never reach status, events or logs
+                self.cluster.publish_outputs(obj.ref, target.secret_name, {**obs.outputs, **obs.secrets}, secret=True)
         if obs.waiting:
             return Outcome(
                 "waiting", obs.waiting_reason, obs.waiting, obs=obs, drift=drift, retry_after=self.settings.wait_seconds
@@ -357,5 +360,7 @@ class Reconciler(Generic[SpecT]):
         outputs = obj.spec.get("outputs") or {}
         if outputs.get("configMapName"):
             self.cluster.delete_outputs(obj.ref, outputs["configMapName"])
+        if outputs.get("secretName"):
+            self.cluster.delete_outputs(obj.ref, outputs["secretName"], secret=True)
         metrics.forget_object(obj.ref.namespace, self.kind, obj.ref.name)
         return Result(status={}, events=list(events), requeue_after=None, done=True)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..errors import InvalidSpecError
+
 Access = Literal["ReadWrite", "ReadOnly"]
 Statement = dict[str, Any]
 
@@ -32,6 +34,39 @@ class Wiring:
     """(Stackery environment name, status field) in order, e.g. ("TABLE_NAME", "externalName")."""
     grants: Callable[[Mapping[str, Any], GrantContext, Access], list[Statement]]
     """IAM statements (Action + Resource, no Sid/Effect) a connection with that access level needs."""
+    network: str | None = None
+    """For a target reached over a Virtual Network (a Database): the status field naming its network. The
+    connecting node must be placed in that same network, or the connection is refused."""
+    client_group: str | None = None
+    """With `network`: the status field of the security group a connecting node carries to be let in."""
 
     def environment(self, status: Mapping[str, Any]) -> list[tuple[str, str]]:
         return [(name, str(status.get(field) or "")) for name, field in self.env]
+
+
+def network_groups(
+    node: str,
+    placed_in: str | None,
+    connections: list[tuple[str, str]],
+    nodes: Mapping[tuple[str, str], Mapping[str, Any]],
+    wiring: Mapping[str, Wiring],
+) -> list[str]:
+    """The client groups a node placed in network `placed_in` carries for its connections to targets
+    reached over a network (a Database); InvalidSpecError when it is not placed in that same network."""
+    groups: list[str] = []
+    for kind, name in connections:
+        w = wiring.get(kind)
+        if w is None or w.network is None or w.client_group is None:
+            continue
+        status = nodes[(kind, name)]
+        where = status.get(w.network)
+        if placed_in != where:
+            here = f"in StackeryVirtualNetwork {placed_in}" if placed_in else "not placed in any network"
+            raise InvalidSpecError(
+                f"{node} connects to {kind} {name}, which is reachable only inside StackeryVirtualNetwork {where}, but it "
+                f"is {here}: set spec.virtualNetwork: {where}, or remove the connection"
+            )
+        group = status.get(w.client_group)
+        if group:
+            groups.append(str(group))
+    return sorted(set(groups))

@@ -98,6 +98,7 @@ class FakeAdapter:
 class FakeCluster:
     secrets: dict[tuple[str, str, str], str] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    secret_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     nodes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     pending: list[str] = field(default_factory=list)
     users: list[str] = field(default_factory=list)
@@ -112,14 +113,14 @@ class FakeCluster:
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
         return self.secrets.get((namespace, name, key))
 
-    def publish_outputs(self, ref: ObjectRef, config_map: str, data: Mapping[str, str]) -> None:
-        self.outputs[config_map] = dict(data)
+    def publish_outputs(self, ref: ObjectRef, name: str, data: Mapping[str, str], *, secret: bool = False) -> None:
+        (self.secret_outputs if secret else self.outputs)[name] = dict(data)
 
     def referrers(self, kind: str, namespace: str, name: str) -> list[str]:
         return list(self.users)
 
-    def delete_outputs(self, ref: ObjectRef, config_map: str) -> None:
-        self.outputs.pop(config_map, None)
+    def delete_outputs(self, ref: ObjectRef, name: str, *, secret: bool = False) -> None:
+        (self.secret_outputs if secret else self.outputs).pop(name, None)
 
 
 class Clock:

@@ -9,12 +9,17 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 app.kubernetes.io/name: stackery-operator
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
+{{- define "stackery.secretWriter" -}}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["create", "patch", "delete"]
+{{- end }}
 {{- define "stackery.rules" -}}
 - apiGroups: ["stackery.io"]
-  resources: ["stackeryobjectstores", "stackeryconfigstores", "stackerytables", "stackeryfunctions", "stackerycdns", "stackeryrestapis", "stackeryvirtualnetworks", "stackerybastions"]
+  resources: ["stackeryobjectstores", "stackeryconfigstores", "stackerytables", "stackeryfunctions", "stackerycdns", "stackeryrestapis", "stackeryvirtualnetworks", "stackerybastions", "stackerydatabases"]
   verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["stackery.io"]
-  resources: ["stackeryobjectstores/status", "stackeryconfigstores/status", "stackerytables/status", "stackeryfunctions/status", "stackerycdns/status", "stackeryrestapis/status", "stackeryvirtualnetworks/status", "stackerybastions/status"]
+  resources: ["stackeryobjectstores/status", "stackeryconfigstores/status", "stackerytables/status", "stackeryfunctions/status", "stackerycdns/status", "stackeryrestapis/status", "stackeryvirtualnetworks/status", "stackerybastions/status", "stackerydatabases/status"]
   verbs: ["get", "patch", "update"]
 - apiGroups: [""]
   resources: ["events"]
