@@ -298,6 +298,10 @@ class TestBed:
                 OPERATOR_NS,
                 "--show-only",
                 "templates/rbac.yaml",
+                "--show-only",
+                "templates/secrets-rbac.yaml",
+                "--set",
+                "outputSecrets.namespaces={default}",  # the examples' Database credentials (others: the tests grant)
             ],
             capture_output=True,
             text=True,

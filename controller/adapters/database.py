@@ -66,7 +66,10 @@ def client_group_name(req: Request[Any]) -> str:
 
 
 def network(ctx: Ctx) -> Mapping[str, Any]:
-    return ctx.req.nodes[(NETWORK, ctx.req.spec.virtual_network)]
+    """The network's status; while everything is deleted at once the network may no longer be handed over
+    (it is deleting too), and a delete only needs the VPC id this object recorded."""
+    got = ctx.req.nodes.get((NETWORK, ctx.req.spec.virtual_network))
+    return got if got is not None else {"vpcId": ctx.req.status.get("vpcId")}
 
 
 def major(engine: str, version: str) -> str:
@@ -357,13 +360,14 @@ def _db_group(ctx: Ctx) -> str | None:
     return str(db["GroupId"]) if db else None
 
 
-def _secrets(ctx: Ctx, secret_arn: str | None, host: str | None, port: int | None) -> dict[str, str]:
-    """Credentials for the outputs Secret, read only when the spec asks for one."""
+def _secrets(ctx: Ctx, secret_arn: str | None, host: str | None, port: int | None, user: str) -> dict[str, str]:
+    """Credentials for the outputs Secret, read only when the spec asks for one. The user name is the
+    database's (moto's managed secret holds a made-up one)."""
     spec = ctx.req.spec
     if spec.outputs is None or spec.outputs.secret_name is None or not secret_arn or not host:
         return {}
     raw = json.loads(client("secretsmanager", ctx.req.region).get_secret_value(SecretId=secret_arn)["SecretString"])
-    user, password = str(raw.get("username", spec.master_username)), str(raw["password"])
+    password = str(raw["password"])
     dbname = spec.database_name or ("postgres" if "postgres" in spec.engine else "")
     scheme = "postgresql" if "postgres" in spec.engine else "mysql"
     return {
@@ -430,6 +434,7 @@ class ClusterPart:
             },
             waiting=waiting,
             waiting_reason=reason,
+            waiting_blocks=False,  # the writer is created while the cluster is still creating
             deleting=state == "deleting",
         )
 
@@ -586,7 +591,7 @@ class InstancePart:
             waiting_reason=reason,
             deleting=state == "deleting",
             message=message,
-            secrets=_secrets(ctx, secret, host, port) if waiting is None else {},
+            secrets=_secrets(ctx, secret, host, port, str(ids["masterUsername"])) if waiting is None else {},
         )
 
     def ensure(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> Seen[dict[str, Any]]:
@@ -718,7 +723,7 @@ class DatabaseAdapter(Composite[DatabaseSpec]):
     def observe(self, req: Request[DatabaseSpec]) -> Observation[Context[DatabaseSpec]]:
         obs = super().observe(req)
         net = req.nodes.get((NETWORK, req.spec.virtual_network)) or {}
-        where = {"virtualNetwork": req.spec.virtual_network, "vpcId": net.get("vpcId")}
+        where = {"virtualNetwork": req.spec.virtual_network, "vpcId": net.get("vpcId") or req.status.get("vpcId")}
         return replace(obs, identifiers={**obs.identifiers, **where})
 
     def delete(self, req: Request[DatabaseSpec], obs: Observation[Context[DatabaseSpec]]) -> DeleteResult:

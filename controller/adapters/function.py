@@ -181,14 +181,7 @@ class FunctionAdapter:
         if spec.code.image_uri is None:
             config.update(Runtime=spec.runtime, Handler=spec.handler)
         net = self._network(req)
-        carried = network_groups(
-            f"StackeryFunction {req.ref.name}",
-            spec.virtual_network,
-            [(c.kind, c.name) for c in spec.connections],
-            req.nodes,
-            req.wiring,
-        )
-        config["VpcConfig"] = vpc_config(private_subnets(net) if net else [], group, carried)
+        config["VpcConfig"] = vpc_config(private_subnets(net) if net else [], group, self._carried(req))
         return {
             "config": config,
             "code": code,
@@ -207,7 +200,19 @@ class FunctionAdapter:
             "tags": {**req.tags(), CODE_TAG: code_hash},
         }
 
+    def _carried(self, req: Req) -> list[str]:
+        """Client groups of connected databases; InvalidSpecError when not placed in their network."""
+        return network_groups(
+            f"StackeryFunction {req.ref.name}",
+            req.spec.virtual_network,
+            [(c.kind, c.name) for c in req.spec.connections],
+            req.nodes,
+            req.wiring,
+        )
+
     def observe(self, req: Req) -> Observation[Lambda]:
+        if self._resolved(req):
+            self._carried(req)  # a connection the placement cannot serve is refused before any AWS call
         lam = client("lambda", req.region)
         name = req.external_name
         f = or_none(lambda: lam.get_function(FunctionName=name), "ResourceNotFoundException")

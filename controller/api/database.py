@@ -60,17 +60,24 @@ class Storage(Model):
 class Serverless(Model):
     """Aurora Serverless v2 capacity range, in Aurora capacity units (ACU)."""
 
-    min_capacity: float = Field(default=0.5, ge=0.5, le=256, multiple_of=0.5, description="Minimum ACU (0.5 steps).")
-    max_capacity: float = Field(default=2, ge=1, le=256, multiple_of=0.5, description="Maximum ACU (0.5 steps).")
+    min_capacity: float = Field(default=0.5, ge=0.5, le=256, description="Minimum ACU (0.5 steps).")
+    max_capacity: float = Field(default=2.0, ge=1, le=256, description="Maximum ACU (0.5 steps).")
 
+    # (not OpenAPI multipleOf: the apiserver rejects it on a number whose default is a whole number)
     cel_rules: ClassVar[list[dict[str, str]]] = [
         {"rule": "self.minCapacity <= self.maxCapacity", "message": "serverless.minCapacity must not exceed maxCapacity"},
+        {
+            "rule": "double(int(self.minCapacity * 2.0)) == self.minCapacity * 2.0 && double(int(self.maxCapacity * 2.0)) == self.maxCapacity * 2.0",
+            "message": "serverless capacities go in steps of 0.5 ACU",
+        },
     ]
 
     @model_validator(mode="after")
     def _rules(self) -> Serverless:
         if self.min_capacity > self.max_capacity:
             raise ValueError("serverless.minCapacity must not exceed maxCapacity")
+        if (self.min_capacity * 2) % 1 or (self.max_capacity * 2) % 1:
+            raise ValueError("serverless capacities go in steps of 0.5 ACU")
         return self
 
 

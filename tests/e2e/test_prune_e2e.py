@@ -1,7 +1,8 @@
 """Deleting everything in a namespace at once (what a GitOps prune does): every kind, the Secret and
 ConfigMaps too, dependencies listed first so the Function's Table and the CDN's bucket go before them.
 Every finalizer is released and AWS ends with zero leftovers of every resource type, counted in moto.
-The network is listed first: it waits (InUse) until the function placed in it is gone."""
+The network and the database are listed first: they wait (InUse) until the function placed in / connected
+to them is gone."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from .test_table_function_e2e import ZIP
 
 NS = "prune"
 ORDER = (
-    "stackeryvirtualnetworks,stackerytables,stackeryobjectstores,secrets,stackeryconfigstores,configmaps,stackeryfunctions,"
-    "stackerycdns,stackeryrestapis"
+    "stackeryvirtualnetworks,stackerydatabases,stackerytables,stackeryobjectstores,secrets,stackeryconfigstores,configmaps,"
+    "stackeryfunctions,stackerycdns,stackeryrestapis"
 )
 
 
@@ -27,7 +28,7 @@ def obj(kind: str, name: str, **spec: Any) -> dict[str, Any]:
 def leftovers(bed: testbed.TestBed, cdn_uid: str) -> dict[str, list[str]]:
     """Every AWS resource moto holds that carries (or is named for) namespace prune."""
     s3, ddb, lam, iam, ssm, cf = (aws(bed, s) for s in ("s3", "dynamodb", "lambda", "iam", "ssm", "cloudfront"))
-    ag, logs, ec2 = aws(bed, "apigateway"), aws(bed, "logs"), aws(bed, "ec2")
+    ag, logs, ec2, rds = aws(bed, "apigateway"), aws(bed, "logs"), aws(bed, "ec2"), aws(bed, "rds")
     mine = [{"Name": "tag:stackery.io/namespace", "Values": [NS]}]
     found: dict[str, list[str]] = {
         "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"] if f"-{NS}-" in b["Name"]],
@@ -45,6 +46,21 @@ def leftovers(bed: testbed.TestBed, cdn_uid: str) -> dict[str, list[str]]:
         "addresses": [a["AllocationId"] for a in ec2.describe_addresses(Filters=mine)["Addresses"]],
         "routeTables": [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=mine)["RouteTables"]],
         "restApis": [a["name"] for a in ag.get_rest_apis()["items"] if f"-{NS}-" in a["name"]],
+        "dbInstances": [
+            i["DBInstanceIdentifier"]
+            for i in rds.describe_db_instances()["DBInstances"]
+            if f"-{NS}-" in i["DBInstanceIdentifier"]
+        ],
+        "dbSubnetGroups": [
+            g["DBSubnetGroupName"]
+            for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]
+            if f"-{NS}-" in g["DBSubnetGroupName"]
+        ],
+        "dbSnapshots": [
+            s["DBSnapshotIdentifier"]
+            for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+            if f"-{NS}-" in s["DBSnapshotIdentifier"]
+        ],
         "logGroups": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"] if f"-{NS}-" in g["logGroupName"]],
         "originAccessControls": [
             o["Name"]
@@ -56,7 +72,10 @@ def leftovers(bed: testbed.TestBed, cdn_uid: str) -> dict[str, list[str]]:
 
 
 def test_delete_everything_at_once_leaves_nothing(bed: testbed.TestBed) -> None:
+    from .test_database_e2e import grant_secret_writes
+
     bed.kubectl("create", "namespace", NS)
+    grant_secret_writes(bed, NS)
     bed.kubectl("create", "secret", "generic", "db", "-n", NS, "--from-literal=password=s3cret")
     items = [
         obj("StackeryObjectStore", "site"),
@@ -75,6 +94,7 @@ def test_delete_everything_at_once_leaves_nothing(bed: testbed.TestBed) -> None:
                 {"kind": "StackeryTable", "name": "orders"},
                 {"kind": "StackeryConfigStore", "name": "cfg"},
                 {"kind": "StackeryObjectStore", "name": "site"},
+                {"kind": "StackeryDatabase", "name": "db"},
             ],
             triggers=[{"table": "orders"}],
             virtualNetwork="net",
@@ -82,6 +102,16 @@ def test_delete_everything_at_once_leaves_nothing(bed: testbed.TestBed) -> None:
         ),
         obj("StackeryCDN", "www", objectStore="site"),
         obj("StackeryVirtualNetwork", "net", natGateways="Single"),
+        # a clear ask to destroy the data: protection off, no final snapshot (else the snapshot is kept)
+        obj(
+            "StackeryDatabase",
+            "db",
+            virtualNetwork="net",
+            engine="mysql",
+            deletionProtection=False,
+            skipFinalSnapshot=True,
+            outputs={"secretName": "db-credentials"},
+        ),
         obj("StackeryRestApi", "api", routes=[{"method": "GET", "path": "/orders", "function": "worker"}], accessLogs=True),
     ]
     bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
@@ -94,6 +124,7 @@ def test_delete_everything_at_once_leaves_nothing(bed: testbed.TestBed) -> None:
         ("stackerycdn", "www"),
         ("stackeryrestapi", "api"),
         ("stackeryvirtualnetwork", "net"),
+        ("stackerydatabase", "db"),
     ):
         ready_objs[kind] = wait_for(lambda k=kind, n=name: ready(bed, k, n, NS), timeout=120, what=f"{kind} {name} Ready")  # type: ignore[misc]
     cdn_uid = ready_objs["stackerycdn"]["metadata"]["uid"]
@@ -109,13 +140,26 @@ def test_delete_everything_at_once_leaves_nothing(bed: testbed.TestBed) -> None:
         "restApis",
         "vpcs",
         "securityGroups",
+        "dbInstances",
+        "dbSubnetGroups",
     }, made
 
     bed.kubectl("delete", ORDER, "--all", "-n", NS, "--wait=false")
 
     def all_gone() -> bool:
-        out = bed.kubectl("get", ORDER.replace("secrets,", "").replace("configmaps,", ""), "-n", NS, "-o", "name").stdout
-        return out.strip() == ""
+        out = bed.kubectl("get", ORDER.replace("secrets,", "").replace("configmaps,", ""), "-n", NS, "-o", "json").stdout
+        left = json.loads(out)["items"]
+        if left:  # kept as wait_for's last answer: what each remaining object says
+            raise RuntimeError(
+                "; ".join(
+                    f"{o['kind']} {o['metadata']['name']}: "
+                    + " | ".join(
+                        f"{c['type']}={c['status']} {c.get('message', '')}" for c in o.get("status", {}).get("conditions", [])
+                    )
+                    for o in left
+                )
+            )
+        return True
 
     wait_for(all_gone, timeout=180, what="every object's finalizer released")
     assert leftovers(bed, cdn_uid) == {}
