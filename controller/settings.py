@@ -38,6 +38,9 @@ class Settings:
     """First retry delay after a transient error; doubles per consecutive failure."""
     backoff_max_seconds: float = field(default_factory=lambda: float(_env("STACKERY_BACKOFF_MAX_SECONDS", "300")))
     """Upper bound of the retry delay."""
+    backoff_jitter: float = field(default_factory=lambda: float(_env("STACKERY_BACKOFF_JITTER", "0.2")))
+    """Retry delays are spread by +/- this fraction (per object and attempt), so objects that failed
+    together (an AWS outage) do not all retry in the same second."""
     metrics_port: int = field(default_factory=lambda: int(_env("STACKERY_METRICS_PORT", "8080")))
     """Port of the /metrics and /healthz HTTP endpoint (0 disables it)."""
     namespaces: tuple[str, ...] = field(default_factory=lambda: tuple(n for n in _env("STACKERY_NAMESPACES", "").split(",") if n))

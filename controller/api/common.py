@@ -147,6 +147,10 @@ class CommonStatus(Model):
     last_sync_time: str | None = Field(default=None, description="When AWS was last read (RFC 3339).")
     next_check_at: str | None = Field(default=None, description="When the operator will look at AWS again.")
     failures: int | None = Field(default=None, description="Consecutive failed reconciles (drives backoff).")
+    failure_context: str | None = Field(
+        default=None,
+        description="What the failures were counted for (sync or delete, and the generation): a new spec or a delete starts again at one.",
+    )
     ready_at: str | None = Field(default=None, description="When the object first became Ready.")
     resource_name: str | None = Field(
         default=None,

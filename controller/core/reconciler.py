@@ -318,7 +318,7 @@ class Reconciler(Generic[SpecT]):
                 return self._released(obj, *notes)
         except Exception as exc:  # noqa: BLE001
             outcome = self._from_error(obj, exc)
-        result = self.status.result(obj, outcome, generation_done=False)
+        result = self.status.result(obj, outcome, generation_done=False, deleting=True)
         result.done = False
         result.events = [*notes, *result.events]
         return result

@@ -109,26 +109,39 @@ class StatusWriter:
         h = int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         return 1.0 + self.settings.resync_jitter * (2 * h - 1)
 
-    def backoff(self, failures: int) -> float:
-        return float(min(self.settings.backoff_base_seconds * (2 ** max(failures - 1, 0)), self.settings.backoff_max_seconds))
+    def backoff(self, failures: int, uid: str = "") -> float:
+        """Exponential, capped, and spread by +/- backoff_jitter (deterministic per object and attempt)."""
+        base = min(self.settings.backoff_base_seconds * (2 ** max(failures - 1, 0)), self.settings.backoff_max_seconds)
+        h = int(hashlib.sha256(f"{uid}/{failures}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        return float(base * (1.0 + self.settings.backoff_jitter * (2 * h - 1)))
 
-    def result(self, obj: Managed, out: Outcome, *, generation_done: bool = True) -> Result:
+    def result(self, obj: Managed, out: Outcome, *, generation_done: bool = True, deleting: bool = False) -> Result:
         now = self.clock()
         old = obj.status
         old_conds = list(old.get("conditions") or [])
         was_ready = conditions.is_true(old_conds, conditions.READY)
-        failures = int(old.get("failures") or 0) + 1 if out.phase == "error" else 0
+        # failures count within one "attempt context": a spec change or the start of a delete begins a
+        # new one, so a delete never inherits a create's long backoff
+        context = f"{'delete' if deleting else 'sync'}/{obj.generation}"
+        previous = int(old.get("failures") or 0) if old.get("failureContext") == context else 0
+        failures = previous + 1 if out.phase == "error" else 0
+        message = out.message
+        delay = 0.0
+        if out.phase == "error":
+            delay = self.backoff(failures, obj.ref.uid)
+            retry_at = (now + timedelta(seconds=delay)).strftime("%H:%M:%SZ")
+            message = f"{out.message} (attempt {failures}; retrying in {delay:.0f}s, at {retry_at})"
         extra = tuple(out.obs.conditions) if out.obs is not None else ()
         conds = conditions.merge(
             old_conds,
-            [*conditions.for_phase(out.phase, out.reason, out.message, was_ready=was_ready), *extra],
+            [*conditions.for_phase(out.phase, out.reason, message, was_ready=was_ready), *extra],
             now=iso(now),
             generation=obj.generation,
         )
         if out.phase in ("ready", "drifted"):
             delay = self.settings.resync_seconds * self.jitter(obj.ref.uid)
         elif out.phase == "error":
-            delay = self.backoff(failures)
+            pass  # computed above, shown in the message
         elif out.phase == "stalled":
             delay = self.settings.resync_seconds
         else:
@@ -139,6 +152,7 @@ class StatusWriter:
             "lastSyncTime": iso(now),
             "nextCheckAt": iso(now + timedelta(seconds=delay)),
             "failures": failures or None,
+            "failureContext": context if failures else None,
         }
         if out.obs is not None and out.obs.exists:
             # the resource was seen (tagged): a create that was under way is over. After a failed create

@@ -149,6 +149,7 @@ def test_settings() -> Settings:
         default_deletion_policy="Delete",
         backoff_base_seconds=2,
         backoff_max_seconds=300,
+        backoff_jitter=0.0,
         metrics_port=0,
         namespaces=(),
         workers=2,

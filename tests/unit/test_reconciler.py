@@ -162,6 +162,46 @@ def test_backoff_is_capped() -> None:
     assert delays == sorted(delays)
 
 
+def test_retry_message_says_why_which_attempt_and_when() -> None:
+    rec, _, _, _ = make(FakeAdapter(fail={"create": client_error("ThrottlingException")}))
+    obj = Obj()
+    run(rec, obj)
+    run(rec, obj)
+    msg = obj.cond("Synced")["message"]
+    assert "ThrottlingException" in msg and "attempt 2; retrying in 4s, at 00:00:04Z" in msg, msg
+
+
+def test_backoff_jitter_spreads_objects_that_failed_together() -> None:
+    from dataclasses import replace
+
+    from controller.core.status import StatusWriter
+
+    from .fakes import Clock, test_settings
+
+    writer = StatusWriter(kind="Widget", settings=replace(test_settings(), backoff_jitter=0.2), status_fields=None, clock=Clock())
+    delays = {writer.backoff(5, f"uid-{i}") for i in range(50)}
+    assert len(delays) > 40 and min(delays) >= 32 * 0.8 and max(delays) <= 32 * 1.2
+    assert writer.backoff(5, "uid-1") == writer.backoff(5, "uid-1")  # deterministic per object and attempt
+
+
+def test_failures_start_again_after_a_spec_change_and_for_a_delete() -> None:
+    """A long create backoff is not inherited by the fix the user pushes, nor by a delete."""
+    adapter = FakeAdapter(fail={"create": client_error("ThrottlingException")})
+    rec, _, _, _ = make(adapter)
+    obj = Obj(spec={"size": 3})
+    for _ in range(8):
+        last = run(rec, obj)
+    assert obj.status["failures"] == 8 and last.requeue_after == 256
+    obj.edit(size=4)
+    assert run(rec, obj).requeue_after == 2 and obj.status["failures"] == 1
+    for _ in range(6):
+        run(rec, obj)
+    adapter.fail = {"observe": client_error("ThrottlingException")}
+    result = rec.finalize(obj.managed())
+    assert not result.done and result.requeue_after == 2  # the delete's first retry is short
+    assert result.status["failures"] == 1 and result.status["failureContext"] == "delete/2"
+
+
 def test_ready_stays_true_on_transient_error_after_ready() -> None:
     rec, adapter, _, clock = make()
     obj = Obj(spec={"size": 3})
