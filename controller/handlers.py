@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -20,6 +22,7 @@ from .aws.clients import acting_as
 from .aws.errors import classify
 from .core.adapter import ObjectRef
 from .core.reconciler import Managed, Reconciler, Result
+from .core.schedule import Health, overdue
 from .kube import KubeCluster
 from .locks import ObjectLocks
 from .policy import load as load_policy
@@ -34,6 +37,7 @@ CLUSTER = KubeCluster()
 LOCKS = ObjectLocks()
 FINALIZER = "stackery.io/finalizer"
 STATUS = StatusCache()
+HEALTH = Health(started=datetime.now(UTC))
 RECONCILERS: dict[str, Reconciler[Any]] = {}
 
 
@@ -52,6 +56,54 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     if SETTINGS.metrics_port:
         start_http_server(SETTINGS.metrics_port, registry=metrics.REGISTRY)
         log.info("metrics on :%d/metrics", SETTINGS.metrics_port)
+    if SETTINGS.sweep_seconds > 0:
+        threading.Thread(target=_sweep_forever, name="stackery-sweep", daemon=True).start()
+
+
+def sweep_once(now: datetime) -> int:
+    """List every kind; ask for a pass on each object whose check is overdue. Returns how many were."""
+    total = 0
+    for info in KINDS:
+        items = CLUSTER.list_objects(info.plural, SETTINGS.namespaces)
+        late = overdue(info.kind, items, now=now, margin=SETTINGS.overdue_margin_seconds)
+        metrics.CHECKS_OVERDUE.labels(info.kind).set(len(late))
+        for due in late:
+            log.warning(
+                "%s %s/%s is %.0fs overdue for its check; asking for a pass", due.kind, due.namespace, due.name, due.late_seconds
+            )
+            try:
+                CLUSTER.request_pass(due.kind, due.namespace, due.name, now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                metrics.SWEEP_POKES.labels(due.kind).inc()
+            except Exception as exc:  # noqa: BLE001 - gone meanwhile, or the API is away: next sweep
+                log.info("could not ask for a pass on %s/%s: %s", due.namespace, due.name, exc)
+        total += len(late)
+    return total
+
+
+def _sweep_forever() -> None:
+    stop = threading.Event()
+    while not stop.wait(SETTINGS.sweep_seconds):
+        now = datetime.now(UTC)
+        try:
+            late = sweep_once(now)
+        except Exception as exc:  # noqa: BLE001 - the API is away; /healthz says so after a while
+            log.warning("sweep could not list objects: %s", exc)
+            continue
+        HEALTH.last_sweep = now
+        HEALTH.overdue_since = (HEALTH.overdue_since or now) if late else None
+
+
+@kopf.on.probe(id="progress")
+def progress(**_: Any) -> str:
+    """/healthz: fails (so Kubernetes restarts the operator) when it cannot make progress."""
+    problem = HEALTH.problem(
+        datetime.now(UTC),
+        unreachable_after=SETTINGS.unhealthy_after_seconds,
+        overdue_after=SETTINGS.unhealthy_after_seconds,
+    )
+    if problem and SETTINGS.sweep_seconds > 0:
+        raise kopf.PermanentError(problem)
+    return "ok"
 
 
 def _managed(kind: str, body: kopf.Body) -> Managed:

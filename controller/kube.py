@@ -22,6 +22,9 @@ from .errors import TerminalError
 
 log = logging.getLogger(__name__)
 MANAGED_BY = {"app.kubernetes.io/managed-by": "stackery-operator"}
+CHECK_REQUESTED_ANNOTATION = "sweep.stackery.io/check-requested-at"
+"""Not under stackery.io/: kopf ignores every annotation under the prefix of its own storage keys, so a
+change there would never reach a handler."""
 
 
 class KubeCluster:
@@ -80,6 +83,30 @@ class KubeCluster:
                 if any(isinstance(r, NodeRef) and (r.kind, r.name) == (kind, name) for r in info.adapter.references(spec)):
                     out.add(f"{info.kind} {item['metadata']['name']}")
         return sorted(out)
+
+    def list_objects(self, plural_name: str, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every object of a kind (in the watched namespaces, or all)."""
+        api = k8s.CustomObjectsApi(self._core().api_client)
+        if not namespaces:
+            got: Any = api.list_cluster_custom_object(GROUP, VERSION, plural_name, _request_timeout=30)
+            return list(dict(got).get("items", []))
+        out: list[dict[str, Any]] = []
+        for ns in namespaces:
+            got = api.list_namespaced_custom_object(GROUP, VERSION, ns, plural_name, _request_timeout=30)
+            out += list(dict(got).get("items", []))
+        return out
+
+    def request_pass(self, kind: str, namespace: str, name: str, when: str) -> None:
+        """Ask for a pass now: an annotation change is a change kopf hands to the reconcile handler."""
+        k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            namespace,
+            plural(kind),
+            name,
+            {"metadata": {"annotations": {CHECK_REQUESTED_ANNOTATION: when}}},
+            _request_timeout=30,
+        )
 
     def mark_pending_create(self, ref: ObjectRef, external_name: str) -> None:
         k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(

@@ -77,6 +77,19 @@ CERTIFICATE_ISSUE_SECONDS = Histogram(
     buckets=(10, 60, 300, 600, 1200, 1800, 3600, 7200, 21600, 86400),
 )
 
+CHECKS_OVERDUE = Gauge(
+    "stackery_checks_overdue",
+    "Objects whose periodic check is later than resync + margin, as the operator's sweep last counted them.",
+    ["kind"],
+    registry=REGISTRY,
+)
+SWEEP_POKES = Counter(
+    "stackery_sweep_requeues",
+    "Passes the sweep asked for because an object's check was overdue (kopf had lost its schedule).",
+    ["kind"],
+    registry=REGISTRY,
+)
+
 _PER_OBJECT = (RESOURCE_READY, RESOURCE_DRIFTED, RESOURCE_STALLED, CERTIFICATE_PENDING)
 
 

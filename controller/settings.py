@@ -41,6 +41,12 @@ class Settings:
     backoff_jitter: float = field(default_factory=lambda: float(_env("STACKERY_BACKOFF_JITTER", "0.2")))
     """Retry delays are spread by +/- this fraction (per object and attempt), so objects that failed
     together (an AWS outage) do not all retry in the same second."""
+    sweep_seconds: float = field(default_factory=lambda: float(_env("STACKERY_SWEEP_SECONDS", "30")))
+    """How often the sweep lists every object to find checks that are overdue (0 disables it)."""
+    overdue_margin_seconds: float = field(default_factory=lambda: float(_env("STACKERY_OVERDUE_MARGIN_SECONDS", "120")))
+    """A check later than nextCheckAt + this is overdue: counted in stackery_checks_overdue and asked for."""
+    unhealthy_after_seconds: float = field(default_factory=lambda: float(_env("STACKERY_UNHEALTHY_AFTER_SECONDS", "600")))
+    """/healthz fails when the API could not be listed, or objects stayed overdue, for this long."""
     metrics_port: int = field(default_factory=lambda: int(_env("STACKERY_METRICS_PORT", "8080")))
     """Port of the /metrics and /healthz HTTP endpoint (0 disables it)."""
     namespaces: tuple[str, ...] = field(default_factory=lambda: tuple(n for n in _env("STACKERY_NAMESPACES", "").split(",") if n))

@@ -114,6 +114,7 @@ class TestBed:
     moto_url: str = ""
     metrics_port: int = 0
     env_extra: dict[str, str] = field(default_factory=dict)
+    apiserver_args: list[str] = field(default_factory=list)
 
     # -------------------------------------------------------------- control plane
     def start_control_plane(self) -> None:
@@ -164,39 +165,36 @@ class TestBed:
             f'"system:serviceaccounts,system:serviceaccounts:{OPERATOR_NS},system:authenticated"\n'
             + "".join(f'{user}-token-stackery,{user},{user}-uid,"system:authenticated"\n' for user in TENANTS)
         )
-        api = self.procs.start(
-            "kube-apiserver",
-            [
-                str(self.assets / "kube-apiserver"),
-                "--etcd-servers",
-                f"http://127.0.0.1:{etcd_port}",
-                "--bind-address",
-                "127.0.0.1",
-                "--advertise-address",
-                "127.0.0.1",
-                "--secure-port",
-                str(api_port),
-                "--cert-dir",
-                str(w / "certs"),
-                "--token-auth-file",
-                str(w / "tokens.csv"),
-                "--authorization-mode",
-                "RBAC",
-                "--service-account-issuer",
-                "https://kubernetes.default.svc",
-                "--service-account-key-file",
-                str(w / "sa.pub"),
-                "--service-account-signing-key-file",
-                str(w / "sa.key"),
-                "--service-cluster-ip-range",
-                "10.0.0.0/24",
-                "--disable-admission-plugins",
-                "ServiceAccount",
-                "--v",
-                "1",
-            ],
-            w / "apiserver.log",
-        )
+        self.apiserver_args = [
+            str(self.assets / "kube-apiserver"),
+            "--etcd-servers",
+            f"http://127.0.0.1:{etcd_port}",
+            "--bind-address",
+            "127.0.0.1",
+            "--advertise-address",
+            "127.0.0.1",
+            "--secure-port",
+            str(api_port),
+            "--cert-dir",
+            str(w / "certs"),
+            "--token-auth-file",
+            str(w / "tokens.csv"),
+            "--authorization-mode",
+            "RBAC",
+            "--service-account-issuer",
+            "https://kubernetes.default.svc",
+            "--service-account-key-file",
+            str(w / "sa.pub"),
+            "--service-account-signing-key-file",
+            str(w / "sa.key"),
+            "--service-cluster-ip-range",
+            "10.0.0.0/24",
+            "--disable-admission-plugins",
+            "ServiceAccount",
+            "--v",
+            "1",
+        ]
+        api = self.procs.start("kube-apiserver", self.apiserver_args, w / "apiserver.log")
         self.apiserver_url = f"https://127.0.0.1:{api_port}"
         _wait(lambda: self._get("/readyz") == 200, "kube-apiserver", 120, api, w / "apiserver.log")
         self.write_kubeconfig("admin", self.admin_token)
@@ -205,6 +203,15 @@ class TestBed:
         for user in TENANTS:  # plain users without any rights until a test binds them (tenancy tests)
             self.write_kubeconfig(user, f"{user}-token-stackery")
         log(f"kube-apiserver {self.apiserver_url} ready (kubeconfig {self.kubeconfig('admin')})")
+
+    def stop_apiserver(self) -> None:
+        """An apiserver outage (etcd and everything else keep running)."""
+        self.procs.stop("kube-apiserver")
+
+    def start_apiserver(self) -> None:
+        """Back after an outage: same port, certificates and etcd."""
+        api = self.procs.start("kube-apiserver", self.apiserver_args, self.workdir / "apiserver.log")
+        _wait(lambda: self._get("/readyz") == 200, "kube-apiserver (restarted)", 120, api, self.workdir / "apiserver.log")
 
     def _get(self, path: str) -> int:
         ctx = ssl.create_default_context()
@@ -322,6 +329,8 @@ class TestBed:
             "STACKERY_WAIT_SECONDS": "2",
             "STACKERY_BLOCKED_SECONDS": "3",
             "STACKERY_BACKOFF_BASE_SECONDS": "1",
+            "STACKERY_SWEEP_SECONDS": "2",
+            "STACKERY_OVERDUE_MARGIN_SECONDS": "10",
             "PYTHONUNBUFFERED": "1",
             **self.env_extra,
             **settings,
