@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test unit e2e chart-test alerts-test crds crds-check lint demo bench image clean picture
+.PHONY: help venv test unit e2e chart-test alerts-test crds crds-check lint demo bench image clean picture resilience
 
 help:
 	@echo "make demo    - run the operator end to end on a local kube-apiserver + moto (DEMO_EXIT=1 to end by itself)"
@@ -65,6 +65,9 @@ test: $(STAMP) crds-check lint
 
 demo: $(STAMP)
 	$(BIN)/python hack/demo.py
+
+resilience: $(STAMP)  ## the longer fault scenario by hand (ROUNDS=5 by default)
+	RESILIENCE_ROUNDS=$(or $(ROUNDS),5) $(BIN)/pytest -q tests/e2e/test_resilience_e2e.py tests/e2e/test_outage_e2e.py
 
 bench: $(STAMP)
 	$(BIN)/python hack/bench.py $(if $(BENCH_N),--n $(BENCH_N),) $(if $(BENCH_NETWORKS),--networks $(BENCH_NETWORKS),)

@@ -13,9 +13,11 @@ import logging
 import threading
 from datetime import UTC, datetime
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import kopf
-from prometheus_client import start_http_server
+from prometheus_client import make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from . import GROUP, VERSION, metrics
 from .aws.clients import acting_as
@@ -38,6 +40,7 @@ LOCKS = ObjectLocks()
 FINALIZER = "stackery.io/finalizer"
 STATUS = StatusCache()
 HEALTH = Health(started=datetime.now(UTC))
+READY = threading.Event()
 RECONCILERS: dict[str, Reconciler[Any]] = {}
 
 
@@ -54,10 +57,33 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     if SETTINGS.metrics_port:
-        start_http_server(SETTINGS.metrics_port, registry=metrics.REGISTRY)
-        log.info("metrics on :%d/metrics", SETTINGS.metrics_port)
+        _serve(SETTINGS.metrics_port)
+        log.info("metrics on :%d/metrics, readiness on :%d/readyz", SETTINGS.metrics_port, SETTINGS.metrics_port)
     if SETTINGS.sweep_seconds > 0:
         threading.Thread(target=_sweep_forever, name="stackery-sweep", daemon=True).start()
+    else:
+        READY.set()
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+def _serve(port: int) -> None:
+    """/metrics, and /readyz: 503 until the first sweep has listed every kind (the API answers, every
+    CRD is served, RBAC lets the operator list), then 200."""
+    metrics_app = make_wsgi_app(metrics.REGISTRY)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/readyz":
+            ok = READY.is_set()
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"ready\n" if ok else b"starting: the first sweep has not listed every kind yet\n"]
+        return metrics_app(environ, start_response)
+
+    server = make_server("", port, app, ThreadingWSGIServer, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, name="stackery-http", daemon=True).start()
 
 
 def sweep_once(now: datetime) -> int:
@@ -90,6 +116,7 @@ def _sweep_forever() -> None:
             log.warning("sweep could not list objects: %s", exc)
             continue
         HEALTH.last_sweep = now
+        READY.set()
         HEALTH.overdue_since = (HEALTH.overdue_since or now) if late else None
 
 

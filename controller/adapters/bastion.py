@@ -61,7 +61,9 @@ echo '* * * * * root /usr/local/bin/stackery-users' > /etc/cron.d/stackery-users
 
 
 def network(ctx: Ctx) -> Mapping[str, Any]:
-    return ctx.req.nodes[(NETWORK, ctx.req.spec.virtual_network)]
+    """The network's status. While a whole namespace is deleted at once the network (deleting too) may not
+    be handed over any more; a delete then finds its group by name and ownership tag in any VPC."""
+    return ctx.req.nodes.get((NETWORK, ctx.req.spec.virtual_network)) or {}
 
 
 def fingerprint(key: str) -> str:
@@ -177,7 +179,7 @@ class SecurityGroupPart:
 
     def observe(self, ctx: Ctx) -> Seen[dict[str, Any]]:
         vpc = network(ctx).get("vpcId")
-        sg = read_group(ctx.req, str(vpc)) if vpc else None
+        sg = read_group(ctx.req, str(vpc) if vpc else None)
         if sg is None:
             return Seen(exists=False)
         return self._seen(ctx, dict(sg))

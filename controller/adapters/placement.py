@@ -47,13 +47,14 @@ def find_group(req: Request[Any], vpc_id: str) -> str | None:
     return str(group["GroupId"]) if group else None
 
 
-def read_group(req: Request[Any], vpc_id: str) -> dict[str, Any] | None:
-    """The whole group (rules included), so a caller that needs its rules reads it once."""
+def read_group(req: Request[Any], vpc_id: str | None) -> dict[str, Any] | None:
+    """The whole group (rules included), so a caller that needs its rules reads it once. Without a VPC
+    (its network is already gone from the request, during a delete): the group of that name tagged as
+    this object's, in whatever VPC."""
+    where = [{"Name": "vpc-id", "Values": [vpc_id]}] if vpc_id else [{"Name": "tag:stackery.io/uid", "Values": [req.ref.uid]}]
     found = (
         client("ec2", req.region)
-        .describe_security_groups(
-            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [group_name(req)]}]
-        )
+        .describe_security_groups(Filters=[*where, {"Name": "group-name", "Values": [group_name(req)]}])
         .get("SecurityGroups", [])
     )
     if not found:

@@ -58,7 +58,9 @@ def network_groups(
         w = wiring.get(kind)
         if w is None or w.network is None or w.client_group is None:
             continue
-        status = nodes[(kind, name)]
+        status = nodes.get((kind, name))
+        if status is None:  # not handed over: the node is being deleted (a delete needs no groups)
+            continue
         where = status.get(w.network)
         if placed_in != where:
             here = f"in StackeryVirtualNetwork {placed_in}" if placed_in else "not placed in any network"

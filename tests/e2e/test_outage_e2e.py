@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from datetime import UTC, datetime
 
 import testbed
@@ -48,3 +49,6 @@ def test_checks_resume_after_a_90s_apiserver_outage(bed: testbed.TestBed) -> Non
 
     wait_for(all_checked_again, timeout=5 + MARGIN_SECONDS, what="every object checked again")
     wait_for(lambda: metric(bed, "stackery_checks_overdue", kind="StackeryObjectStore") == 0, timeout=30, what="nothing overdue")
+    assert metric(bed, "stackery_sweep_requeues_total", kind="StackeryObjectStore")  # the sweep did it, not kopf's timers
+    with urllib.request.urlopen(f"http://127.0.0.1:{bed.metrics_port}/readyz", timeout=5) as r:
+        assert r.status == 200

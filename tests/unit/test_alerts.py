@@ -37,6 +37,7 @@ def test_alerts_use_exported_series_names() -> None:
     metrics.RECONCILE_TOTAL.labels("K", "success").inc(0)
     metrics.count_aws_call("s3", "GetBucketTagging", "success")
     metrics.CERTIFICATE_PENDING.labels("ns", "K", "n").set(0)
+    metrics.CHECKS_OVERDUE.labels("K").set(0)
     exported = set(re.findall(r"^(stackery_\w+?)(?:\{| )", generate_latest(metrics.REGISTRY).decode(), re.M))
     used = set(re.findall(r"\b(stackery_\w+)\b", RULES.read_text()))
     used = {u for u in used if not u.startswith("stackery_operator")}

@@ -191,3 +191,23 @@ def test_status_says_when_the_instance_applied_the_users(aws: None) -> None:
     A.delete(jump.req(), A.observe(jump.req()))
     left = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "BeginsWith", "Values": [users_parameter(REF)]}])
     assert left["Parameters"] == []
+
+
+def test_delete_works_when_the_network_and_database_are_no_longer_handed_over(aws: None) -> None:
+    """A whole namespace deleted at once: the network and a connected database are deleting too and are not
+    resolved for the bastion any more; its delete still finds its group (by name and ownership tag)."""
+    net = make_network()
+    jump = Jump(
+        {"virtualNetwork": "net", "users": [{"name": "alice", "publicKey": ssh_key("alice")}], "allowedCidrs": ["192.0.2.0/24"]},
+        {("StackeryVirtualNetwork", "net"): net},
+    )
+    jump.sync()
+    jump.spec["connections"] = [{"kind": "StackeryDatabase", "name": "db"}]
+    jump.nodes = {}
+    for _ in range(6):
+        res = A.delete(jump.req(), A.observe(jump.req()))
+        if res.done:
+            break
+    assert res.done and not A.observe(jump.req()).exists
+    mine = [{"Name": "tag:stackery.io/uid", "Values": [REF.uid]}]
+    assert ec2().describe_security_groups(Filters=mine)["SecurityGroups"] == []

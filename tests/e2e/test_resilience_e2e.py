@@ -1,0 +1,196 @@
+"""Resilience tier: AWS answering 20 % of calls with faults (throttling 429, 503 SlowDown, 500, dropped
+connections — hack/faultproxy.py between the operator and moto) while one object of every kind is
+created and then everything is deleted at once. Every object ends Ready, AWS holds exactly one of each
+resource (no duplicate from a retried create), throttling is visible on /metrics, and after the delete
+nothing is left. Then the kube-apiserver goes away for 90 s in the middle of creating more objects:
+they all end Ready afterwards, and nothing is overdue.
+
+The longer by-hand scenario is `RESILIENCE_ROUNDS=5 pytest tests/e2e/test_resilience_e2e.py`."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import faultproxy
+import testbed
+
+from tests.unit.test_contract import ssh_key
+
+from .conftest import aws, metric, object_store, ready, wait_for
+from .test_database_e2e import grant_secret_writes
+from .test_table_function_e2e import ZIP
+
+NS = "faults"
+RATE = 0.2
+ROUNDS = int(os.environ.get("RESILIENCE_ROUNDS", "1"))
+
+
+def obj(kind: str, name: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "stackery.io/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": NS}, "spec": spec}
+
+
+def every_kind() -> list[dict[str, Any]]:
+    return [
+        obj("StackeryObjectStore", "site"),
+        obj("StackeryTable", "orders", stream={"enabled": True}),
+        obj("StackeryConfigStore", "cfg", parameters={"MODE": {"value": "prod"}}),
+        obj("StackeryVirtualNetwork", "net", natGateways="Single"),
+        obj(
+            "StackeryDatabase",
+            "db",
+            virtualNetwork="net",
+            engine="postgres",
+            deletionProtection=False,
+            skipFinalSnapshot=True,
+            outputs={"secretName": "db-credentials"},
+        ),
+        obj(
+            "StackeryFunction",
+            "worker",
+            code={"zipBase64": ZIP},
+            virtualNetwork="net",
+            connections=[
+                {"kind": "StackeryTable", "name": "orders"},
+                {"kind": "StackeryConfigStore", "name": "cfg"},
+                {"kind": "StackeryDatabase", "name": "db"},
+            ],
+            triggers=[{"table": "orders"}],
+        ),
+        obj("StackeryCDN", "www", objectStore="site"),
+        obj("StackeryRestApi", "api", routes=[{"method": "GET", "path": "/orders", "function": "worker"}]),
+        obj(
+            "StackeryBastion",
+            "jump",
+            virtualNetwork="net",
+            allowedCidrs=["192.0.2.0/24"],
+            users=[{"name": "ops", "publicKey": ssh_key("ops")}],
+            connections=[{"kind": "StackeryDatabase", "name": "db"}],
+        ),
+    ]
+
+
+ORDER = "stackeryvirtualnetworks,stackerydatabases,stackerytables,stackeryobjectstores,stackeryconfigstores,stackeryfunctions,stackerycdns,stackeryrestapis,stackerybastions"
+
+
+def counts(bed: testbed.TestBed) -> dict[str, int]:
+    """AWS resources of namespace NS, by type (moto read directly, not through the proxy)."""
+    mine = [{"Name": "tag:stackery.io/namespace", "Values": [NS]}]
+    s3, ddb, lam, ec2, rds = (aws(bed, s) for s in ("s3", "dynamodb", "lambda", "ec2", "rds"))
+    cf, ag, iam = aws(bed, "cloudfront"), aws(bed, "apigateway"), aws(bed, "iam")
+    live = [
+        i
+        for r in ec2.describe_instances(Filters=mine)["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] not in ("terminated", "shutting-down")
+    ]
+    return {
+        "buckets": len([b for b in s3.list_buckets()["Buckets"] if f"-{NS}-" in b["Name"]]),
+        "tables": len([t for t in ddb.list_tables()["TableNames"] if f"-{NS}-" in t]),
+        "functions": len([f for f in lam.list_functions()["Functions"] if f"-{NS}-" in f["FunctionName"]]),
+        "mappings": len([m for m in lam.list_event_source_mappings()["EventSourceMappings"] if f"-{NS}-" in m["FunctionArn"]]),
+        "roles": len(iam.list_roles(PathPrefix=f"/stackery/{NS}/")["Roles"]),
+        "vpcs": len(ec2.describe_vpcs(Filters=mine)["Vpcs"]),
+        "subnets": len(ec2.describe_subnets(Filters=mine)["Subnets"]),
+        "natGateways": len(
+            [n for n in ec2.describe_nat_gateways(Filter=mine)["NatGateways"] if n["State"] not in ("deleted", "deleting")]
+        ),
+        "securityGroups": len(ec2.describe_security_groups(Filters=mine)["SecurityGroups"]),
+        "instances": len(live),
+        "dbInstances": len([i for i in rds.describe_db_instances()["DBInstances"] if f"-{NS}-" in i["DBInstanceIdentifier"]]),
+        "distributions": len(
+            [
+                d
+                for d in cf.list_distributions()["DistributionList"].get("Items") or []
+                if f"stackery {NS}/" in d.get("Comment", "")
+            ]
+        ),
+        "restApis": len([a for a in ag.get_rest_apis()["items"] if f"-{NS}-" in a["name"]]),
+    }
+
+
+EXPECTED = {
+    "buckets": 1,
+    "tables": 1,
+    "functions": 1,
+    "mappings": 1,
+    "roles": 2,  # the function's and the bastion's
+    "vpcs": 1,
+    "subnets": 4,
+    "natGateways": 1,
+    "securityGroups": 4,  # function, database + its client group, bastion (the VPC default group is untagged)
+    "instances": 1,
+    "dbInstances": 1,
+    "distributions": 1,
+    "restApis": 1,
+}
+
+
+def throttled(bed: testbed.TestBed) -> float:
+    total = 0.0
+    for line in bed.metrics().splitlines():
+        if line.startswith("stackery_aws_api_calls_total{") and 'outcome="throttled"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_every_kind_under_aws_faults_then_an_apiserver_outage_mid_create(bed: testbed.TestBed) -> None:
+    bed.kubectl("create", "namespace", NS)
+    grant_secret_writes(bed, NS)
+    proxy = faultproxy.FaultProxy(bed.moto_url, rate=RATE, seed=11).start()
+    bed.stop_operator()
+    bed.start_operator(AWS_ENDPOINT_URL=proxy.url)
+    try:
+        for _ in range(ROUNDS):
+            items = every_kind()
+            bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+            for o in items:
+                kind, name = o["kind"].lower(), o["metadata"]["name"]
+                wait_for(lambda k=kind, n=name: ready(bed, k, n, NS), timeout=300, what=f"{kind} {name} Ready under faults")  # type: ignore[misc]
+            assert counts(bed) == EXPECTED
+            assert sum(proxy.injected.values()) > 0 and throttled(bed) > 0, (proxy.injected, throttled(bed))
+
+            bed.kubectl("delete", ORDER, "--all", "-n", NS, "--wait=false")
+
+            def all_gone() -> bool:
+                left = json.loads(bed.kubectl("get", ORDER, "-n", NS, "-o", "json").stdout)["items"]
+                if left:
+                    raise RuntimeError(
+                        "; ".join(
+                            f"{o['kind']} {o['metadata']['name']}: "
+                            + " | ".join(
+                                f"{c['type']}={c['status']} {c.get('message', '')}"
+                                for c in o.get("status", {}).get("conditions", [])
+                            )
+                            for o in left
+                        )
+                    )
+                return True
+
+            wait_for(all_gone, timeout=300, what="every finalizer released under faults")
+            assert {k: v for k, v in counts(bed).items() if v} == {}
+    finally:
+        bed.stop_operator()
+        proxy.stop()
+        bed.start_operator()
+
+    # the apiserver goes away right after objects were applied (their creates are under way)
+    batch = []
+    for i in range(6):
+        o = object_store(f"late-{i}")
+        o["metadata"]["namespace"] = NS
+        batch.append(o)
+    batch.append(obj("StackeryTable", "late-table"))
+    bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": batch}))
+    time.sleep(1)
+    bed.stop_apiserver()
+    time.sleep(90)
+    bed.start_apiserver()
+    for o in batch:
+        kind, name = o["kind"].lower(), o["metadata"]["name"]
+        wait_for(lambda k=kind, n=name: ready(bed, k, n, NS), timeout=90, what=f"{kind} {name} Ready after the outage")  # type: ignore[misc]
+    s3 = aws(bed, "s3")
+    assert len([b for b in s3.list_buckets()["Buckets"] if f"-{NS}-late-" in b["Name"]]) == 6
+    wait_for(lambda: metric(bed, "stackery_checks_overdue", kind="StackeryObjectStore") == 0, timeout=30, what="nothing overdue")
