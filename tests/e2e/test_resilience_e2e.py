@@ -94,8 +94,13 @@ def counts(bed: testbed.TestBed) -> dict[str, int]:
         "roles": len(iam.list_roles(PathPrefix=f"/stackery/{NS}/")["Roles"]),
         "vpcs": len(ec2.describe_vpcs(Filters=mine)["Vpcs"]),
         "subnets": len(ec2.describe_subnets(Filters=mine)["Subnets"]),
-        "natGateways": len(
-            [n for n in ec2.describe_nat_gateways(Filter=mine)["NatGateways"] if n["State"] not in ("deleted", "deleting")]
+        "natGateways": len(  # (moto ignores tag filters on DescribeNatGateways: filtered here)
+            [
+                n
+                for n in ec2.describe_nat_gateways()["NatGateways"]
+                if n["State"] not in ("deleted", "deleting")
+                and {t["Key"]: t["Value"] for t in n.get("Tags", [])}.get("stackery.io/namespace") == NS
+            ]
         ),
         "securityGroups": len(ec2.describe_security_groups(Filters=mine)["SecurityGroups"]),
         "instances": len(live),
