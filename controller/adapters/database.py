@@ -34,7 +34,7 @@ from ..api.database import DatabaseSpec
 from ..aws.clients import client, error_code, or_none
 from ..core.adapter import DeleteResult, NodeRef, ObjectRef, Observation, Reference, Request
 from ..core.conditions import Cond
-from ..core.parts import PART_TAG, Composite, Context, Seen, part_tags
+from ..core.parts import Composite, Context, Seen, part_tags
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import BlockedError, InvalidSpecError, OwnershipConflictError
 from ..policy import Claim
@@ -380,7 +380,7 @@ def _secrets(ctx: Ctx, secret_arn: str | None, host: str | None, port: int | Non
     }
 
 
-def _allow_delete(ctx: Ctx, found: Mapping[str, Any], modify: Any, **ident: str) -> None:
+def _allow_delete(found: Mapping[str, Any], modify: Any, **ident: str) -> None:
     """The spec said deletionProtection: false (checked before any part is touched): AWS's own flag goes
     off too, if it is still on (the object was deleted before that change was applied)."""
     if found.get("DeletionProtection"):
@@ -482,7 +482,7 @@ class ClusterPart:
 
     def delete(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> str | None:
         spec, rds, ident = ctx.req.spec, client("rds", ctx.req.region), identifier(ctx.req.ref)
-        _allow_delete(ctx, seen.actual or {}, rds.modify_db_cluster, DBClusterIdentifier=ident)
+        _allow_delete(seen.actual or {}, rds.modify_db_cluster, DBClusterIdentifier=ident)
         snap = final_snapshot(ident, ctx.req.ref)
         kw: dict[str, Any] = {"SkipFinalSnapshot": True} if spec.skip_final_snapshot else {"FinalDBSnapshotIdentifier": snap}
         try:
@@ -667,7 +667,7 @@ class InstancePart:
         spec, rds, ident = ctx.req.spec, client("rds", ctx.req.region), self._ident(ctx)
         kw: dict[str, Any] = {}
         if not spec.aurora:  # a cluster member has no snapshot of its own: the cluster's is taken
-            _allow_delete(ctx, seen.actual or {}, rds.modify_db_instance, DBInstanceIdentifier=ident)
+            _allow_delete(seen.actual or {}, rds.modify_db_instance, DBInstanceIdentifier=ident)
             snap = final_snapshot(ident, ctx.req.ref)
             kw = {"SkipFinalSnapshot": True} if spec.skip_final_snapshot else {"FinalDBSnapshotIdentifier": snap}
             kw["DeleteAutomatedBackups"] = False
@@ -736,6 +736,3 @@ class DatabaseAdapter(Composite[DatabaseSpec]):
                 reason="DeletionProtected",
             )
         return super().delete(req, obs)
-
-
-__all__ = ["WIRING", "DatabaseAdapter", "PART_TAG"]

@@ -115,6 +115,16 @@ class StatusWriter:
         h = int(hashlib.sha256(f"{uid}/{failures}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         return float(base * (1.0 + self.settings.backoff_jitter * (2 * h - 1)))
 
+    def _delay(self, obj: Managed, out: Outcome, failures: int) -> float:
+        """Seconds until the object's next pass."""
+        if out.phase in ("ready", "drifted"):
+            return self.settings.resync_seconds * self.jitter(obj.ref.uid)
+        if out.phase == "error":
+            return self.backoff(failures, obj.ref.uid)
+        if out.phase == "stalled":
+            return self.settings.resync_seconds
+        return out.retry_after if out.retry_after is not None else self.settings.wait_seconds
+
     def result(self, obj: Managed, out: Outcome, *, generation_done: bool = True, deleting: bool = False) -> Result:
         now = self.clock()
         old = obj.status
@@ -125,10 +135,9 @@ class StatusWriter:
         context = f"{'delete' if deleting else 'sync'}/{obj.generation}"
         previous = int(old.get("failures") or 0) if old.get("failureContext") == context else 0
         failures = previous + 1 if out.phase == "error" else 0
+        delay = self._delay(obj, out, failures)
         message = out.message
-        delay = 0.0
         if out.phase == "error":
-            delay = self.backoff(failures, obj.ref.uid)
             retry_at = (now + timedelta(seconds=delay)).strftime("%H:%M:%SZ")
             message = f"{out.message} (attempt {failures}; retrying in {delay:.0f}s, at {retry_at})"
         extra = tuple(out.obs.conditions) if out.obs is not None else ()
@@ -138,15 +147,6 @@ class StatusWriter:
             now=iso(now),
             generation=obj.generation,
         )
-        if out.phase in ("ready", "drifted"):
-            delay = self.settings.resync_seconds * self.jitter(obj.ref.uid)
-        elif out.phase == "error":
-            pass  # computed above, shown in the message
-        elif out.phase == "stalled":
-            delay = self.settings.resync_seconds
-        else:
-            delay = out.retry_after if out.retry_after is not None else self.settings.wait_seconds
-
         status: dict[str, Any] = {
             "conditions": conds,
             "lastSyncTime": iso(now),

@@ -77,6 +77,16 @@ def aws(bed: testbed.TestBed, service: str) -> Any:
     )
 
 
+def apply_list(bed: testbed.TestBed, *items: dict[str, Any]) -> None:
+    """Apply several objects in one kubectl call (a v1 List), as a GitOps sync would."""
+    apply(bed, {"apiVersion": "v1", "kind": "List", "items": list(items)})
+
+
+def node(kind: str, name: str, namespace: str = "default", **spec: Any) -> dict[str, Any]:
+    """A Stackery object manifest."""
+    return {"apiVersion": "stackery.io/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
 def object_store(name: str, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "stackery.io/v1alpha1",

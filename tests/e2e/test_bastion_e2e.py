@@ -4,25 +4,20 @@ then put back, admission refusals, and a delete that leaves no instance, group, 
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any
 
 import testbed
 
 from tests.unit.test_bastion import rsa_key
 from tests.unit.test_contract import ssh_key
 
-from .conftest import aws, cond, ready, wait_for
+from .conftest import apply_list, aws, cond, node, ready, wait_for
 
 NS = "ops"
 
 
-def obj(kind: str, name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "stackery.io/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": NS}, "spec": spec}
-
-
-def apply(bed: testbed.TestBed, *items: dict[str, Any]) -> None:
-    bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(items)}))
+obj = functools.partial(node, namespace=NS)
 
 
 def users(bed: testbed.TestBed) -> dict[str, int]:
@@ -32,7 +27,7 @@ def users(bed: testbed.TestBed) -> dict[str, int]:
 
 def test_bastion_users_drift_admission_and_delete(bed: testbed.TestBed) -> None:
     bed.kubectl("create", "namespace", NS)
-    apply(
+    apply_list(
         bed,
         obj("StackeryVirtualNetwork", "net", natGateways="None"),
         obj("StackeryConfigStore", "people", parameters={"users/carol": {"value": ssh_key("carol")}}),

@@ -7,25 +7,20 @@ snapshot is left behind and nothing else is."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
-from typing import Any
 
 import testbed
 
 from tests.unit.test_contract import _zip, ssh_key
 
-from .conftest import aws, cond, ready, wait_for
+from .conftest import apply_list, aws, cond, node, ready, wait_for
 
 NS = "shop"
 
 
-def obj(kind: str, name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "stackery.io/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": NS}, "spec": spec}
-
-
-def apply(bed: testbed.TestBed, *items: dict[str, Any]) -> None:
-    bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(items)}))
+obj = functools.partial(node, namespace=NS)
 
 
 def grant_secret_writes(bed: testbed.TestBed, namespace: str) -> None:
@@ -64,7 +59,7 @@ def secret_data(bed: testbed.TestBed, name: str) -> dict[str, str]:
 
 def test_database_secret_wiring_drift_protection_and_final_snapshot(bed: testbed.TestBed) -> None:
     bed.kubectl("create", "namespace", NS)
-    apply(
+    apply_list(
         bed,
         obj("StackeryVirtualNetwork", "net", natGateways="None"),
         obj(

@@ -6,12 +6,12 @@ to them is gone."""
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any
 
 import testbed
 
-from .conftest import aws, ready, wait_for
+from .conftest import apply_list, aws, node, ready, wait_for
 from .test_table_function_e2e import ZIP
 
 NS = "prune"
@@ -21,8 +21,7 @@ ORDER = (
 )
 
 
-def obj(kind: str, name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "stackery.io/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": NS}, "spec": spec}
+obj = functools.partial(node, namespace=NS)
 
 
 def leftovers(bed: testbed.TestBed, cdn_uid: str) -> dict[str, list[str]]:
@@ -114,7 +113,7 @@ def test_delete_everything_at_once_leaves_nothing(bed: testbed.TestBed) -> None:
         ),
         obj("StackeryRestApi", "api", routes=[{"method": "GET", "path": "/orders", "function": "worker"}], accessLogs=True),
     ]
-    bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    apply_list(bed, *items)
     ready_objs = {}
     for kind, name in (
         ("stackeryobjectstore", "site"),

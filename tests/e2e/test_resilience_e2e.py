@@ -9,6 +9,7 @@ The longer by-hand scenario is `RESILIENCE_ROUNDS=5 pytest tests/e2e/test_resili
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -19,7 +20,7 @@ import testbed
 
 from tests.unit.test_contract import ssh_key
 
-from .conftest import aws, metric, object_store, ready, wait_for
+from .conftest import apply_list, aws, metric, node, object_store, ready, wait_for
 from .test_database_e2e import grant_secret_writes
 from .test_table_function_e2e import ZIP
 
@@ -28,8 +29,7 @@ RATE = 0.2
 ROUNDS = int(os.environ.get("RESILIENCE_ROUNDS", "1"))
 
 
-def obj(kind: str, name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "stackery.io/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": NS}, "spec": spec}
+obj = functools.partial(node, namespace=NS)
 
 
 def every_kind() -> list[dict[str, Any]]:
@@ -150,7 +150,7 @@ def test_every_kind_under_aws_faults_then_an_apiserver_outage_mid_create(bed: te
     try:
         for _ in range(ROUNDS):
             items = every_kind()
-            bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+            apply_list(bed, *items)
             for o in items:
                 kind, name = o["kind"].lower(), o["metadata"]["name"]
                 wait_for(lambda k=kind, n=name: ready(bed, k, n, NS), timeout=300, what=f"{kind} {name} Ready under faults")  # type: ignore[misc]
@@ -188,7 +188,7 @@ def test_every_kind_under_aws_faults_then_an_apiserver_outage_mid_create(bed: te
         o["metadata"]["namespace"] = NS
         batch.append(o)
     batch.append(obj("StackeryTable", "late-table"))
-    bed.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": batch}))
+    apply_list(bed, *batch)
     time.sleep(1)
     bed.stop_apiserver()
     time.sleep(90)

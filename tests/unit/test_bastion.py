@@ -20,7 +20,7 @@ from controller.api.configstore import ConfigStoreSpec
 from controller.api.virtualnetwork import VirtualNetworkSpec
 from controller.core.adapter import ObjectRef, Request
 
-from .helpers import converge
+from .helpers import Driven, converge
 from .test_contract import ssh_key
 
 A = BastionAdapter()
@@ -54,25 +54,8 @@ def make_store(users: dict[str, str]) -> dict[str, Any]:
     )
 
 
-class Jump:
-    def __init__(self, spec: dict[str, Any], nodes: dict[tuple[str, str], dict[str, Any]]) -> None:
-        self.spec, self.nodes, self.status = spec, nodes, {}
-
-    def req(self) -> Any:
-        parsed = BastionSpec.model_validate(self.spec)
-        return Request(
-            ref=REF,
-            spec=parsed,
-            region="us-east-1",
-            external_name=A.external_name(REF, parsed),
-            nodes=self.nodes,
-            status=self.status,
-        )
-
-    def sync(self) -> Any:
-        obs = converge(A, self.req(), passes=6)
-        self.status.update(obs.identifiers)
-        return obs
+class Jump(Driven):
+    adapter, model, ref, passes = A, BastionSpec, REF, 6
 
 
 def ec2() -> Any:

@@ -25,7 +25,7 @@ from controller.core.parts import Context, Seen
 from controller.errors import BlockedError, InvalidSpecError
 from controller.registry import WIRING
 
-from .helpers import api_calls, converge, delta, writes
+from .helpers import Driven, api_calls, converge, delta, writes
 
 A = DatabaseAdapter()
 REF = ObjectRef("StackeryDatabase", "shop", "orders", "0f3a9c1e-1111-2222-3333-444455556666")
@@ -40,25 +40,11 @@ def make_network(name: str = "net", cidr: str = "10.0.0.0/16") -> dict[str, Any]
     )
 
 
-class Db:
+class Db(Driven):
+    adapter, model, ref = A, DatabaseSpec, REF
+
     def __init__(self, spec: dict[str, Any], nodes: dict[tuple[str, str], dict[str, Any]]) -> None:
-        self.spec, self.nodes, self.status = {"virtualNetwork": "net", **spec}, nodes, {}
-
-    def req(self) -> Any:
-        parsed = DatabaseSpec.model_validate(self.spec)
-        return Request(
-            ref=REF,
-            spec=parsed,
-            region="us-east-1",
-            external_name=A.external_name(REF, parsed),
-            nodes=self.nodes,
-            status=self.status,
-        )
-
-    def sync(self) -> Any:
-        obs = converge(A, self.req(), passes=4)
-        self.status.update(obs.identifiers)
-        return obs
+        super().__init__({"virtualNetwork": "net", **spec}, nodes)
 
 
 def rds() -> Any:
