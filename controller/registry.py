@@ -12,12 +12,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from . import plural
-from .adapters import configstore, database, function, objectstore, restapi, table
+from .adapters import configstore, database, dockerservice, function, objectstore, restapi, table
 from .adapters.bastion import BastionAdapter
 from .adapters.cdn import CDNAdapter
 from .adapters.configstore import ConfigStoreAdapter
 from .adapters.database import DatabaseAdapter
+from .adapters.dockercluster import DockerClusterAdapter
+from .adapters.dockerservice import DockerServiceAdapter
 from .adapters.function import FunctionAdapter
+from .adapters.loadbalancer import LoadBalancerAdapter
 from .adapters.objectstore import ObjectStoreAdapter
 from .adapters.restapi import RestApiAdapter
 from .adapters.table import TableAdapter
@@ -27,7 +30,10 @@ from .api.cdn import CDNSpec, CDNStatus
 from .api.common import CommonStatus
 from .api.configstore import ConfigStoreSpec, ConfigStoreStatus
 from .api.database import DatabaseSpec, DatabaseStatus
+from .api.dockercluster import DockerClusterSpec, DockerClusterStatus
+from .api.dockerservice import DockerServiceSpec, DockerServiceStatus
 from .api.function import FunctionSpec, FunctionStatus
+from .api.loadbalancer import LoadBalancerSpec, LoadBalancerStatus
 from .api.objectstore import ObjectStoreSpec, ObjectStoreStatus
 from .api.restapi import RestApiSpec, RestApiStatus
 from .api.table import TableSpec, TableStatus
@@ -176,6 +182,54 @@ KINDS: tuple[KindInfo, ...] = (
             {"name": "Engine", "type": "string", "jsonPath": ".spec.engine"},
             {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint"},
             {"name": "State", "type": "string", "jsonPath": ".status.databaseStatus"},
+        ),
+    ),
+    KindInfo(
+        kind="StackeryDockerCluster",
+        short_names=("sdc", "dockercluster"),
+        spec_model=DockerClusterSpec,
+        status_model=DockerClusterStatus,
+        adapter=DockerClusterAdapter(),
+        in_use_blocks_delete=True,
+        description="An ECS cluster on AWS Fargate and Fargate Spot for Docker Services, in a Virtual Network.",
+        printer_columns=(
+            {"name": "Cluster", "type": "string", "jsonPath": ".status.clusterName"},
+            {"name": "Services", "type": "integer", "jsonPath": ".status.activeServices"},
+        ),
+    ),
+    KindInfo(
+        kind="StackeryDockerService",
+        short_names=("sds", "dockerservice"),
+        spec_model=DockerServiceSpec,
+        status_model=DockerServiceStatus,
+        adapter=DockerServiceAdapter(),
+        wiring=dockerservice.WIRING,
+        in_use_blocks_delete=True,
+        description=(
+            "A container image run as an ECS Fargate service in its cluster's private subnets: task role from its connections, "
+            "its own security group open only to its clients (a Load Balancer), logs with a retention, rolling deployments "
+            "with the circuit breaker."
+        ),
+        printer_columns=(
+            {"name": "Revision", "type": "integer", "jsonPath": ".status.revision"},
+            {"name": "Desired", "type": "integer", "jsonPath": ".status.desiredCount"},
+            {"name": "Running", "type": "integer", "jsonPath": ".status.runningCount"},
+            {"name": "Rollout", "type": "string", "jsonPath": ".status.rolloutState"},
+        ),
+    ),
+    KindInfo(
+        kind="StackeryLoadBalancer",
+        short_names=("slb", "loadbalancer"),
+        spec_model=LoadBalancerSpec,
+        status_model=LoadBalancerStatus,
+        adapter=LoadBalancerAdapter(),
+        description=(
+            "An internet-facing Application Load Balancer in a Virtual Network's public subnets: routes by host/path to "
+            "Docker Services and Functions, HTTPS with an ACM certificate and HTTP redirected, ports open to allowedCidrs."
+        ),
+        printer_columns=(
+            {"name": "DNS", "type": "string", "jsonPath": ".status.dnsName"},
+            {"name": "Certificate", "type": "string", "jsonPath": '.status.conditions[?(@.type=="CertificateIssued")].reason'},
         ),
     ),
 )

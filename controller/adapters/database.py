@@ -36,10 +36,11 @@ from ..core.adapter import DeleteResult, NodeRef, ObjectRef, Observation, Refere
 from ..core.conditions import Cond
 from ..core.parts import Composite, Context, Seen, part_tags
 from ..core.wiring import Access, GrantContext, Statement, Wiring
-from ..errors import BlockedError, InvalidSpecError, OwnershipConflictError
+from ..errors import BlockedError, InvalidSpecError
 from ..policy import Claim
 from .common import compare, dns_name, owner_of, tag_dict, tag_list
-from .placement import delete_group, group_name, private_subnets
+from .guard import GuardedGroupsPart
+from .placement import private_subnets
 
 Ctx = Context[DatabaseSpec]
 NETWORK = "StackeryVirtualNetwork"
@@ -59,10 +60,6 @@ def writer_identifier(ref: ObjectRef) -> str:
 
 def final_snapshot(ident: str, ref: ObjectRef) -> str:
     return f"{ident}-final-{ref.uid.replace('-', '')[:8]}"
-
-
-def client_group_name(req: Request[Any]) -> str:
-    return dns_name("stackery-dbclients", req.ref, max_len=255)
 
 
 def network(ctx: Ctx) -> Mapping[str, Any]:
@@ -134,111 +131,19 @@ def waiting_for(kind: str, ident: str, state: str) -> tuple[str | None, str]:
 
 
 # ------------------------------------------------------------------ security groups
-def _rules(group: Mapping[str, Any]) -> list[str]:
-    """Ingress rules as comparable strings: port/protocol and the source (a group id or an address range)."""
-    out: list[str] = []
-    for p in group.get("IpPermissions", []):
-        where = f"{p.get('IpProtocol')}:{p.get('FromPort', '*')}-{p.get('ToPort', '*')}"
-        out += [f"{where} from {g['GroupId']}" for g in p.get("UserIdGroupPairs", [])]
-        out += [f"{where} from {r['CidrIp']}" for r in p.get("IpRanges", [])]
-        out += [f"{where} from {r['CidrIpv6']}" for r in p.get("Ipv6Ranges", [])]
-        out += [f"{where} from {r['PrefixListId']}" for r in p.get("PrefixListIds", [])]
-    return sorted(out)
+def _vpc(ctx: Ctx) -> str | None:
+    vpc = network(ctx).get("vpcId")
+    return str(vpc) if vpc else None
 
 
-def _own(req: Request[Any], group: Mapping[str, Any]) -> Mapping[str, Any]:
-    uid, owner = owner_of(tag_dict(group.get("Tags")))
-    if uid != req.ref.uid:
-        raise OwnershipConflictError(f"security group {group.get('GroupName')} belongs to {owner or 'nobody (untagged)'}")
-    return group
-
-
-class SecurityGroupsPart:
-    """Both groups as one part (one DescribeSecurityGroups reads them): the client group connected nodes
-    carry, and the database's group admitting the engine port from the client group and nothing else (a
-    rule added by hand, say from 0.0.0.0/0, is drift and is removed under driftPolicy Correct)."""
-
-    name = "securityGroups"
-    after: tuple[str, ...] = ()
-
-    def wanted(self, ctx: Ctx) -> bool:
-        return True
-
-    def observe(self, ctx: Ctx) -> Seen[dict[str, Any]]:
-        vpc = network(ctx).get("vpcId")
-        names = {client_group_name(ctx.req): "client", group_name(ctx.req): "db"}
-        found = (
-            client("ec2", ctx.req.region)
-            .describe_security_groups(
-                Filters=[{"Name": "vpc-id", "Values": [str(vpc)]}, {"Name": "group-name", "Values": sorted(names)}]
-            )
-            .get("SecurityGroups", [])
-            if vpc
-            else []
-        )
-        both = {names[g["GroupName"]]: dict(_own(ctx.req, g)) for g in found if g["GroupName"] in names}
-        return self._seen(ctx, both)
-
-    def _seen(self, ctx: Ctx, both: dict[str, dict[str, Any]]) -> Seen[dict[str, Any]]:
-        if not both:
-            return Seen(exists=False)
-        port = ctx.req.spec.port
-        client_id = (both.get("client") or {}).get("GroupId")
-        want = [f"tcp:{port}-{port} from {client_id or '(the client group)'}"]
-        diffs = [*compare("securityGroups", ["client", "db"], sorted(both))]
-        if "db" in both:
-            diffs += compare("securityGroup.ingress", want, _rules(both["db"]))
-        return Seen(
-            exists=True,
-            actual=both,
-            owner_uid=ctx.req.ref.uid,
-            diffs=tuple(diffs),
-            identifiers={
-                "securityGroupId": (both.get("db") or {}).get("GroupId"),
-                "clientSecurityGroupId": client_id,
-            },
-        )
-
-    def _create(self, ctx: Ctx, name: str, what: str) -> dict[str, Any]:
-        made = client("ec2", ctx.req.region).create_security_group(
-            GroupName=name,
-            Description=f"{what} StackeryDatabase {ctx.req.ref.namespace}/{ctx.req.ref.name}"[:255],
-            VpcId=str(network(ctx)["vpcId"]),
-            TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list(part_tags(ctx.req, self.name))}],
-        )
-        return {"GroupId": made["GroupId"], "GroupName": name, "IpPermissions": []}
-
-    def ensure(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> Seen[dict[str, Any]]:
-        e = client("ec2", ctx.req.region)
-        both = dict(seen.actual or {})
-        if "client" not in both:
-            both["client"] = self._create(ctx, client_group_name(ctx.req), "clients of")
-        if "db" not in both:
-            both["db"] = self._create(ctx, group_name(ctx.req), "")
-        db = both["db"]
-        if db.get("IpPermissions"):
-            e.revoke_security_group_ingress(GroupId=db["GroupId"], IpPermissions=db["IpPermissions"])
-        port = ctx.req.spec.port
-        perms = [
-            {
-                "IpProtocol": "tcp",
-                "FromPort": port,
-                "ToPort": port,
-                "UserIdGroupPairs": [{"GroupId": both["client"]["GroupId"], "Description": "nodes connected to the database"}],
-            }
-        ]
-        e.authorize_security_group_ingress(GroupId=db["GroupId"], IpPermissions=perms)
-        both["db"] = {**db, "IpPermissions": perms}
-        return self._seen(ctx, both)
-
-    def delete(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> str | None:
-        for which in ("db", "client"):  # the database's group refers to the client group: it goes first
-            group = (seen.actual or {}).get(which)
-            if group:
-                wait = delete_group(ctx.req, str(group["GroupId"]))
-                if wait is not None:
-                    return wait
-        return None
+def security_groups() -> GuardedGroupsPart[DatabaseSpec]:
+    """The client group connected nodes carry, and the database's group admitting the engine port from it."""
+    return GuardedGroupsPart(
+        client_prefix="stackery-dbclients",
+        vpc=_vpc,
+        port=lambda ctx: ctx.req.spec.port,
+        clients="nodes connected to the database",
+    )
 
 
 # ------------------------------------------------------------------ subnet group
@@ -356,7 +261,7 @@ def _common_changes(spec: DatabaseSpec, fields: set[str], found: Mapping[str, An
 
 def _db_group(ctx: Ctx) -> str | None:
     got = ctx.seen.get("securityGroups")
-    db = (got.actual or {}).get("db") if got is not None else None
+    db = (got.actual or {}).get("own") if got is not None else None
     return str(db["GroupId"]) if db else None
 
 
@@ -709,7 +614,7 @@ WIRING = Wiring(
 # ------------------------------------------------------------------ adapter
 class DatabaseAdapter(Composite[DatabaseSpec]):
     def __init__(self) -> None:
-        super().__init__([SecurityGroupsPart(), SubnetGroupPart(), ClusterPart(), InstancePart()], primary="instance")
+        super().__init__([security_groups(), SubnetGroupPart(), ClusterPart(), InstancePart()], primary="instance")
 
     def external_name(self, ref: ObjectRef, spec: DatabaseSpec) -> str:
         return identifier(ref)

@@ -22,7 +22,8 @@ from typing import Any
 from ..api.function import FunctionSpec
 from ..aws.clients import account_id, client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
-from ..core.wiring import Access, GrantContext, Statement, Wiring, network_groups
+from ..core.wiring import Access, GrantContext, Statement, Wiring, connection_statements, network_groups
+from ..core.wiring import environment as connected_environment
 from ..errors import InvalidSpecError, RecoverableError, WaitingError
 from ..policy import Claim, ClaimKind
 from .common import canon, compare, dns_name, foreign, owner_of
@@ -69,17 +70,8 @@ WIRING = Wiring(env=(("FUNCTION_NAME", "externalName"), ("FUNCTION_ARN", "arn"))
 
 # ------------------------------------------------------------------ pure helpers
 def environment(spec: FunctionSpec, nodes: Nodes, wiring: Mapping[str, Wiring]) -> dict[str, str]:
-    """The user's variables, then each connection's (as its kind declares them) in spec order; a taken
-    name gets _2, _3, ..."""
-    env = dict(spec.environment)
-    for c in spec.connections:
-        for key, value in wiring[c.kind].environment(nodes[(c.kind, c.name)]):
-            name, n = key, 1
-            while name in env:
-                n += 1
-                name = f"{key}_{n}"
-            env[name] = value
-    return env
+    """The user's variables, then each connection's (core.wiring.environment)."""
+    return connected_environment(spec.environment, spec.connections, nodes, wiring)
 
 
 def policy_document(
@@ -96,11 +88,7 @@ def policy_document(
             "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{function_name}:*",
         }
     ]
-    for i, c in enumerate(spec.connections, start=1):
-        granted = wiring[c.kind].grants(nodes[(c.kind, c.name)], ctx, c.access)
-        for j, stmt in enumerate(granted):
-            sid = f"Connection{i}{c.kind.removeprefix('Stackery')}" + (str(j + 1) if j else "")
-            statements.append({"Sid": sid, "Effect": "Allow", **stmt})
+    statements += connection_statements(spec.connections, nodes, wiring, ctx)
     if spec.virtual_network:  # Lambda makes its network interfaces with the function's role
         statements.append(dict(ENI_STATEMENT))
     for i, t in enumerate(spec.triggers, start=1):

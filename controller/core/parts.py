@@ -13,6 +13,9 @@ Rules (see docs/architecture.md):
   the reconciler requeues and the next pass continues where this one stopped.
 - The kind "exists" once its primary part exists; before that, a pass creates what is missing. After
   that, a missing or unwanted part is a difference (drift) like any other setting.
+- A part compared with what an earlier part holds (a service with its task definition's revision) may
+  define `refresh(ctx, seen)`: when a part it comes after was ensured in this pass, its differences are
+  computed again from what it already read (no AWS call) before deciding whether it needs an ensure.
 - Delete goes part by part in reverse order; a part's delete is confirmed by observing it again (gone)
   before the next part is touched. A part still deleting stops the pass with a message.
 """
@@ -215,6 +218,7 @@ class Composite(Generic[SpecT]):
         """Ensure every wanted part that is missing, differs or is still waiting, in creation order; stop
         before a part whose dependency is waiting; then remove parts no longer wanted, dependents first."""
         blocked: dict[str, Seen[Any]] = {}
+        changed: set[str] = set()
         for p in self.parts:
             if not p.wanted(ctx):
                 continue
@@ -222,9 +226,14 @@ class Composite(Generic[SpecT]):
             if waiting_on is not None:
                 raise WaitingError(waiting_on.waiting or "waiting", reason=waiting_on.waiting_reason)
             s = ctx.of(p)
+            refresh = getattr(p, "refresh", None)
+            if s.exists and refresh is not None and changed & set(p.after):
+                s = refresh(ctx, s)  # what it was compared with changed in this pass (a new revision, a new group)
+                ctx.seen[p.name] = s
             if not s.exists or s.diffs or s.waiting:
                 s = p.ensure(ctx, s)
                 ctx.seen[p.name] = s
+                changed.add(p.name)
             if s.waiting and s.waiting_blocks:
                 blocked[p.name] = s
         for p in reversed(self.parts):

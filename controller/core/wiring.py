@@ -8,9 +8,9 @@ connection target, and saying so is the core's job, not each connecting kind's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ..errors import InvalidSpecError
 
@@ -72,3 +72,46 @@ def network_groups(
         if group:
             groups.append(str(group))
     return sorted(set(groups))
+
+
+class Connects(Protocol):
+    """A connection in a spec (a Function's or a Docker Service's): the target and the access level."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def access(self) -> Access: ...
+
+
+Nodes = Mapping[tuple[str, str], Mapping[str, Any]]
+
+
+def environment(
+    own: Mapping[str, str], connections: Sequence[Connects], nodes: Nodes, wiring: Mapping[str, Wiring]
+) -> dict[str, str]:
+    """The user's variables, then each connection's (as its kind declares them) in spec order; a taken
+    name gets _2, _3, ... (Stackery's rule)."""
+    env = dict(own)
+    for c in connections:
+        for key, value in wiring[c.kind].environment(nodes[(c.kind, c.name)]):
+            name, n = key, 1
+            while name in env:
+                n += 1
+                name = f"{key}_{n}"
+            env[name] = value
+    return env
+
+
+def connection_statements(
+    connections: Sequence[Connects], nodes: Nodes, wiring: Mapping[str, Wiring], ctx: GrantContext
+) -> list[Statement]:
+    """Per connection, what its kind grants on exactly its ARNs at the connection's access level, with Sids."""
+    statements: list[Statement] = []
+    for i, c in enumerate(connections, start=1):
+        granted = wiring[c.kind].grants(nodes[(c.kind, c.name)], ctx, c.access)
+        for j, stmt in enumerate(granted):
+            sid = f"Connection{i}{c.kind.removeprefix('Stackery')}" + (str(j + 1) if j else "")
+            statements.append({"Sid": sid, "Effect": "Allow", **stmt})
+    return statements

@@ -69,10 +69,24 @@ def every_kind() -> list[dict[str, Any]]:
             users=[{"name": "ops", "publicKey": ssh_key("ops")}],
             connections=[{"kind": "StackeryDatabase", "name": "db"}],
         ),
+        obj("StackeryDockerCluster", "apps", virtualNetwork="net"),
+        obj(
+            "StackeryDockerService",
+            "svc",
+            cluster="apps",
+            image="nginx",
+            port=8080,
+            desiredCount=0,  # moto runs no tasks
+            connections=[{"kind": "StackeryTable", "name": "orders"}, {"kind": "StackeryDatabase", "name": "db"}],
+        ),
+        obj("StackeryLoadBalancer", "web", virtualNetwork="net", routes=[{"paths": ["/*"], "dockerService": "svc"}]),
     ]
 
 
-ORDER = "stackeryvirtualnetworks,stackerydatabases,stackerytables,stackeryobjectstores,stackeryconfigstores,stackeryfunctions,stackerycdns,stackeryrestapis,stackerybastions"
+ORDER = (
+    "stackeryvirtualnetworks,stackerydatabases,stackerytables,stackeryobjectstores,stackeryconfigstores,stackeryfunctions,"
+    "stackerycdns,stackeryrestapis,stackerybastions,stackerydockerclusters,stackerydockerservices,stackeryloadbalancers"
+)
 
 
 def counts(bed: testbed.TestBed) -> dict[str, int]:
@@ -113,6 +127,46 @@ def counts(bed: testbed.TestBed) -> dict[str, int]:
             ]
         ),
         "restApis": len([a for a in ag.get_rest_apis()["items"] if f"-{NS}-" in a["name"]]),
+        **containers(bed),
+    }
+
+
+def containers(bed: testbed.TestBed) -> dict[str, int]:
+    ecs, elb, logs = aws(bed, "ecs"), aws(bed, "elbv2"), aws(bed, "logs")
+    clusters = [a for a in ecs.list_clusters()["clusterArns"] if f"-{NS}-" in a]
+    live = ecs.describe_clusters(clusters=clusters)["clusters"] if clusters else []
+    services = 0
+    for c in clusters:
+        arns = ecs.list_services(cluster=c)["serviceArns"]
+        services += len(
+            [x for x in (ecs.describe_services(cluster=c, services=arns)["services"] if arns else []) if x["status"] == "ACTIVE"]
+        )
+    lbs = [
+        lb
+        for lb in elb.describe_load_balancers()["LoadBalancers"]
+        if any(
+            t["Key"] == "stackery.io/namespace" and t["Value"] == NS
+            for d in elb.describe_tags(ResourceArns=[lb["LoadBalancerArn"]])["TagDescriptions"]
+            for t in d["Tags"]
+        )
+    ]
+    groups = [
+        g
+        for g in elb.describe_target_groups()["TargetGroups"]
+        if any(
+            t["Key"] == "stackery.io/namespace" and t["Value"] == NS
+            for d in elb.describe_tags(ResourceArns=[g["TargetGroupArn"]])["TagDescriptions"]
+            for t in d["Tags"]
+        )
+    ]
+    return {
+        "clusters": len([c for c in live if c["status"] == "ACTIVE"]),
+        "services": services,
+        "taskDefinitions": len([a for a in ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"] if f"-{NS}-" in a]),
+        "loadBalancers": len(lbs),
+        "listeners": sum(len(elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]) for lb in lbs),
+        "targetGroups": len(groups),
+        "logGroups": len(logs.describe_log_groups(logGroupNamePrefix=f"/stackery/{NS}/")["logGroups"]),
     }
 
 
@@ -121,15 +175,24 @@ EXPECTED = {
     "tables": 1,
     "functions": 1,
     "mappings": 1,
-    "roles": 2,  # the function's and the bastion's
+    "roles": 4,  # the function's, the bastion's, the service's task and execution roles
     "vpcs": 1,
     "subnets": 4,
     "natGateways": 1,
-    "securityGroups": 4,  # function, database + its client group, bastion (the VPC default group is untagged)
+    # function, database + its client group, bastion, service + its client group, load balancer (the VPC
+    # default group is untagged)
+    "securityGroups": 7,
     "instances": 1,
     "dbInstances": 1,
     "distributions": 1,
     "restApis": 1,
+    "clusters": 1,
+    "services": 1,
+    "taskDefinitions": 1,
+    "loadBalancers": 1,
+    "listeners": 1,
+    "targetGroups": 1,
+    "logGroups": 1,
 }
 
 

@@ -150,6 +150,44 @@ def _count_database() -> int:
     )
 
 
+def _count_docker_cluster() -> int:
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    arns = ecs.list_clusters()["clusterArns"]
+    live = ecs.describe_clusters(clusters=arns, include=["TAGS"])["clusters"] if arns else []
+    return len([c for c in live if c["status"] == "ACTIVE" and any(t["key"] == "stackery.io/uid" for t in c.get("tags", []))])
+
+
+def _count_docker_service() -> int:
+    ecs, ec2 = boto3.client("ecs", region_name="us-east-1"), boto3.client("ec2", region_name="us-east-1")
+    iam, logs = boto3.client("iam", region_name="us-east-1"), boto3.client("logs", region_name="us-east-1")
+    services = 0
+    for cluster in ecs.list_clusters()["clusterArns"]:
+        arns = ecs.list_services(cluster=cluster)["serviceArns"]
+        got = ecs.describe_services(cluster=cluster, services=arns)["services"] if arns else []
+        services += len([x for x in got if x["status"] == "ACTIVE"])
+    kind = [{"Name": "tag:stackery.io/kind", "Values": ["StackeryDockerService"]}]
+    return (
+        services
+        + len([a for a in ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"] if "/stackery-" in a])
+        + len(logs.describe_log_groups(logGroupNamePrefix="/stackery/")["logGroups"])
+        + len([r for r in iam.list_roles(PathPrefix="/stackery/")["Roles"] if r["RoleName"].startswith("stackery-task")])
+        + len(ec2.describe_security_groups(Filters=kind)["SecurityGroups"])
+    )
+
+
+def _count_load_balancer() -> int:
+    elb, ec2 = boto3.client("elbv2", region_name="us-east-1"), boto3.client("ec2", region_name="us-east-1")
+    lbs = elb.describe_load_balancers()["LoadBalancers"]
+    listeners = sum(len(elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]) for lb in lbs)
+    kind = [{"Name": "tag:stackery.io/kind", "Values": ["StackeryLoadBalancer"]}]
+    return (
+        len(lbs)
+        + listeners
+        + len(elb.describe_target_groups()["TargetGroups"])
+        + len(ec2.describe_security_groups(Filters=kind)["SecurityGroups"])
+    )
+
+
 @dataclass(frozen=True)
 class Scenario:
     spec: dict[str, Any]
@@ -210,6 +248,39 @@ SCENARIOS: dict[str, Scenario] = {
         _count_database,
         4,
         needs=(("StackeryVirtualNetwork", "net", {"natGateways": "None"}),),
+    ),
+    "StackeryDockerCluster": Scenario(
+        {"virtualNetwork": "net", "capacity": {"fargateSpotWeight": 1}},
+        _count_docker_cluster,
+        1,
+        needs=(("StackeryVirtualNetwork", "net", {"natGateways": "None"}),),
+    ),
+    # service + task definition + log group + task and execution roles + its group and its client group
+    "StackeryDockerService": Scenario(
+        {
+            "cluster": "c",
+            "image": "nginx",
+            "port": 8080,
+            "desiredCount": 0,
+            "connections": [{"kind": "StackeryTable", "name": "t"}],
+        },
+        _count_docker_service,
+        7,
+        needs=(
+            ("StackeryVirtualNetwork", "net", {"natGateways": "None"}),
+            ("StackeryDockerCluster", "c", {"virtualNetwork": "net"}),
+            ("StackeryTable", "t", {}),
+        ),
+    ),
+    # load balancer + HTTP listener + a lambda target group + its group
+    "StackeryLoadBalancer": Scenario(
+        {"virtualNetwork": "net", "routes": [{"paths": ["/*"], "function": "fn"}]},
+        _count_load_balancer,
+        4,
+        needs=(
+            ("StackeryVirtualNetwork", "net", {"natGateways": "None"}),
+            ("StackeryFunction", "fn", {"code": {"zipBase64": _zip()}}),
+        ),
     ),
 }
 
