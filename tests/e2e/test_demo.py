@@ -17,5 +17,11 @@ def test_demo_exits_by_itself_when_everything_is_ready() -> None:
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "Every example is Ready." in res.stdout
-    for name in ("StackeryObjectStore/uploads", "StackeryObjectStore/site", "StackeryConfigStore/app-config"):
+    for name in (
+        "StackeryObjectStore/uploads",
+        "StackeryObjectStore/site",
+        "StackeryConfigStore/app-config",
+        "StackeryDockerService/orders-api",
+        "StackeryLoadBalancer/web",
+    ):
         assert f"{name}" in res.stdout

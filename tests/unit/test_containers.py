@@ -319,3 +319,95 @@ def test_route_rules() -> None:
                 "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
             }
         )
+
+
+def test_https_with_the_certificate_part_and_http_redirect(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import settings
+
+    from controller.errors import WaitingError
+
+    monkeypatch.setattr(settings, "ACM_VALIDATION_WAIT", 3600)
+    net, _, svc = stack()
+    svc.sync()
+    lb = Balancer(
+        {
+            "virtualNetwork": "net",
+            "domains": ["app.example.com"],
+            "routes": [{"hosts": ["app.example.com"], "dockerService": "api"}],
+        },
+        {NET: net, ("StackeryDockerService", "api"): dict(svc.status)},
+    )
+    with pytest.raises(WaitingError) as err:  # the listeners wait for the certificate; the ALB is made meanwhile
+        lb.adapter.create(lb.req())
+    assert err.value.reason == "PendingValidation"
+    obs = lb.adapter.observe(lb.req())
+    cond = next(c for c in obs.conditions if c.type == "CertificateIssued")
+    rec = obs.identifiers["validationRecords"][0]
+    assert cond.status == "False" and rec["name"] in cond.message and obs.identifiers["dnsName"]
+    sg = ec2().describe_security_groups(GroupIds=[obs.identifiers["securityGroupId"]])["SecurityGroups"][0]
+    assert sorted(p["FromPort"] for p in sg["IpPermissions"]) == [80, 443]
+
+    monkeypatch.setattr(settings, "ACM_VALIDATION_WAIT", 0)
+    obs = lb.sync()
+    assert obs.diffs == () and obs.identifiers["listeners"] == ["HTTP:80", "HTTPS:443"]
+    listeners = {x["Port"]: x for x in elb().describe_listeners(LoadBalancerArn=obs.identifiers["arn"])["Listeners"]}
+    assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
+    assert listeners[80]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert listeners[443]["Certificates"][0]["CertificateArn"] == obs.identifiers["certificateArn"]
+    assert listeners[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    rules = [r for r in elb().describe_rules(ListenerArn=listeners[443]["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    assert [c["Field"] for c in rules[0]["Conditions"]] == ["host-header"]
+
+
+def test_deletion_protection_refuses_then_turns_aws_protection_off(aws: None) -> None:
+    from controller.errors import BlockedError
+
+    net, _, _ = stack()
+    lb = Balancer({"virtualNetwork": "net", "deletionProtection": True}, {NET: net})
+    obs = lb.sync()
+    attrs = {
+        a["Key"]: a["Value"]
+        for a in elb().describe_load_balancer_attributes(LoadBalancerArn=obs.identifiers["arn"])["Attributes"]
+    }
+    assert attrs["deletion_protection.enabled"] == "true"
+    before = api_calls()
+    with pytest.raises(BlockedError, match="deletionProtection.:false") as err:
+        lb.adapter.delete(lb.req(), lb.adapter.observe(lb.req()))
+    assert err.value.reason == "DeletionProtected" and writes(delta(before, api_calls())) == {}
+    lb.spec["deletionProtection"] = False  # the user's clear ask: AWS's own protection goes first
+    r = lb.req()  # (moto deletes a protected load balancer anyway: that the protection was turned off is checked)
+    before = api_calls()
+    assert lb.adapter.delete(r, lb.adapter.observe(r)).done
+    made = writes(delta(before, api_calls()))
+    assert made["ModifyLoadBalancerAttributes"] == 1 and made["DeleteLoadBalancer"] == 1
+    assert elb().describe_load_balancers()["LoadBalancers"] == []
+
+
+def test_service_connected_to_a_database_carries_its_client_group(aws: None) -> None:
+    net, cluster, svc = stack()
+    client_group = ec2().create_security_group(GroupName="db-clients", Description="x", VpcId=net["vpcId"])["GroupId"]
+    db = {
+        "virtualNetwork": "net",
+        "clientSecurityGroupId": client_group,
+        "masterUserSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-abc",
+        "endpoint": "db.example",
+        "port": 5432,
+        "arn": "arn:aws:rds:us-east-1:123456789012:db:db",
+        "externalName": "db",
+    }
+    svc.nodes[("StackeryDatabase", "orders-db")] = db
+    svc.spec["connections"] = [{"kind": "StackeryDatabase", "name": "orders-db"}]
+    obs = svc.sync()
+    assert obs.diffs == ()
+    s = ecs().describe_services(cluster=cluster.status["clusterName"], services=[svc.status["serviceName"]])["services"][0]
+    assert sorted(s["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"]) == sorted(
+        [svc.status["securityGroupId"], client_group]
+    )
+    # a database in another network is refused before any AWS write
+    svc.nodes[("StackeryDatabase", "orders-db")] = {**db, "virtualNetwork": "other"}
+    from controller.errors import InvalidSpecError
+
+    before = api_calls()
+    with pytest.raises(InvalidSpecError, match="reachable only inside StackeryVirtualNetwork other"):
+        svc.adapter.update(svc.req(), svc.adapter.observe(svc.req()))
+    assert writes(delta(before, api_calls())) == {}
