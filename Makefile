@@ -15,10 +15,11 @@ help:
 	@echo "make lint    - ruff (check + format) + mypy + import-linter layers + CRD, picture and dashboard drift checks"
 	@echo "make picture - redraw docs/stack.svg (the examples' stack, by kubectl-stackery) and the Grafana dashboard"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/tables/pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e clients/tables
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -37,9 +38,10 @@ lint: $(STAMP) crds-check
 	$(BIN)/kubectl-stackery graph -f examples -o svg | diff -q - docs/stack.svg >/dev/null \
 		|| { echo "docs/stack.svg is stale: run make picture" >&2; exit 1; }
 	$(BIN)/python hack/dashboard.py --check
-	$(BIN)/ruff check controller tests hack
-	$(BIN)/ruff format --check controller tests hack
+	$(BIN)/ruff check controller tests hack clients examples/functions
+	$(BIN)/ruff format --check controller tests hack clients examples/functions
 	$(BIN)/mypy
+	$(BIN)/mypy clients/tables/src/stackery_tables examples/functions
 	$(BIN)/lint-imports
 
 unit: $(STAMP)

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from . import plural
-from .adapters import configstore, database, dockerservice, function, objectstore, restapi, table
+from .adapters import configstore, database, dockerservice, function, objectstore, queue, restapi, stream, table, topic
 from .adapters.bastion import BastionAdapter
 from .adapters.cdn import CDNAdapter
 from .adapters.configstore import ConfigStoreAdapter
@@ -22,8 +22,12 @@ from .adapters.dockerservice import DockerServiceAdapter
 from .adapters.function import FunctionAdapter
 from .adapters.loadbalancer import LoadBalancerAdapter
 from .adapters.objectstore import ObjectStoreAdapter
+from .adapters.queue import QueueAdapter
 from .adapters.restapi import RestApiAdapter
+from .adapters.stream import StreamAdapter
 from .adapters.table import TableAdapter
+from .adapters.timer import TimerAdapter
+from .adapters.topic import TopicAdapter
 from .adapters.virtualnetwork import VirtualNetworkAdapter
 from .api.bastion import BastionSpec, BastionStatus
 from .api.cdn import CDNSpec, CDNStatus
@@ -35,8 +39,12 @@ from .api.dockerservice import DockerServiceSpec, DockerServiceStatus
 from .api.function import FunctionSpec, FunctionStatus
 from .api.loadbalancer import LoadBalancerSpec, LoadBalancerStatus
 from .api.objectstore import ObjectStoreSpec, ObjectStoreStatus
+from .api.queue import QueueSpec, QueueStatus
 from .api.restapi import RestApiSpec, RestApiStatus
+from .api.stream import StreamSpec, StreamStatus
 from .api.table import TableSpec, TableStatus
+from .api.timer import TimerSpec, TimerStatus
+from .api.topic import TopicSpec, TopicStatus
 from .api.virtualnetwork import VirtualNetworkSpec, VirtualNetworkStatus
 from .core.adapter import Adapter
 from .core.wiring import Wiring
@@ -230,6 +238,56 @@ KINDS: tuple[KindInfo, ...] = (
         printer_columns=(
             {"name": "DNS", "type": "string", "jsonPath": ".status.dnsName"},
             {"name": "Certificate", "type": "string", "jsonPath": '.status.conditions[?(@.type=="CertificateIssued")].reason'},
+        ),
+    ),
+    KindInfo(
+        kind="StackeryQueue",
+        short_names=("squeue", "queue"),
+        spec_model=QueueSpec,
+        status_model=QueueStatus,
+        adapter=QueueAdapter(),
+        wiring=queue.WIRING,
+        in_use_blocks_delete=True,
+        description="An SQS queue (standard or FIFO), always encrypted, with an optional dead-letter StackeryQueue; Functions trigger on it.",
+        printer_columns=(
+            {"name": "Queue", "type": "string", "jsonPath": ".status.externalName"},
+            {"name": "Messages", "type": "integer", "jsonPath": ".status.approximateMessages"},
+        ),
+    ),
+    KindInfo(
+        kind="StackeryTopic",
+        short_names=("stopic", "topic"),
+        spec_model=TopicSpec,
+        status_model=TopicStatus,
+        adapter=TopicAdapter(),
+        wiring=topic.WIRING,
+        description="An SNS topic (standard or FIFO), always encrypted, subscribing StackeryFunctions and StackeryQueues with exactly the permission each needs.",
+        printer_columns=({"name": "Topic", "type": "string", "jsonPath": ".status.externalName"},),
+    ),
+    KindInfo(
+        kind="StackeryStream",
+        short_names=("sstream", "stream"),
+        spec_model=StreamSpec,
+        status_model=StreamStatus,
+        adapter=StreamAdapter(),
+        wiring=stream.WIRING,
+        in_use_blocks_delete=True,
+        description="A Kinesis data stream (provisioned shards or on-demand), always KMS-encrypted; Functions trigger on it.",
+        printer_columns=(
+            {"name": "Stream", "type": "string", "jsonPath": ".status.externalName"},
+            {"name": "Shards", "type": "integer", "jsonPath": ".status.openShards"},
+        ),
+    ),
+    KindInfo(
+        kind="StackeryTimer",
+        short_names=("stimer", "timer"),
+        spec_model=TimerSpec,
+        status_model=TimerStatus,
+        adapter=TimerAdapter(),
+        description="Invokes a StackeryFunction on a rate or cron schedule (EventBridge Scheduler, time zones, fixed input).",
+        printer_columns=(
+            {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule"},
+            {"name": "State", "type": "string", "jsonPath": ".status.state"},
         ),
     ),
 )

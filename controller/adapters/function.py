@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ..api.function import FunctionSpec
+from ..api.function import FunctionSpec, Trigger
 from ..aws.clients import account_id, client, error_code, or_none
 from ..core.adapter import NOT_FOUND, DeleteResult, Diff, NodeRef, ObjectRef, Observation, Reference, Request
 from ..core.wiring import Access, GrantContext, Statement, Wiring, connection_statements, network_groups
@@ -46,6 +46,52 @@ CODE_TAG = "stackery.io/code-hash"
 ROLE = ExecutionRole("stackery-fn", "lambda.amazonaws.com")
 
 STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+TRIGGER_ACTIONS = {
+    "StackeryTable": STREAM_ACTIONS,
+    "StackeryQueue": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+    "StackeryStream": [
+        "kinesis:DescribeStream",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:GetRecords",
+        "kinesis:GetShardIterator",
+        "kinesis:ListShards",
+        "kinesis:ListStreams",
+        "kinesis:SubscribeToShard",
+    ],
+}
+"""What a function's role needs on each kind of event source (exactly that source's ARN)."""
+TRIGGER_SID = {"StackeryTable": "Stream", "StackeryQueue": "Queue", "StackeryStream": "Kinesis"}
+
+
+def trigger_source(t: Trigger, nodes: Nodes) -> str | None:
+    """The event source ARN of a trigger: a table's stream, a queue's or a stream's ARN."""
+    status = nodes[t.source]
+    return str(status.get("streamArn") if t.table else status.get("arn") or "") or None
+
+
+def mapping_config(t: Trigger) -> dict[str, Any]:
+    """The event source mapping settings a trigger asks for, as ListEventSourceMappings shows them."""
+    cfg: dict[str, Any] = {"BatchSize": t.batch_size}
+    if not t.queue:
+        cfg["StartingPosition"] = t.starting_position
+    if t.batching_window_seconds:
+        cfg["MaximumBatchingWindowInSeconds"] = t.batching_window_seconds
+    if t.report_batch_item_failures:
+        cfg["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+    return cfg
+
+
+def mapping_have(m: Mapping[str, Any], want: Mapping[str, Any]) -> dict[str, Any]:
+    have: dict[str, Any] = {"BatchSize": m.get("BatchSize")}
+    if "StartingPosition" in want or m.get("StartingPosition"):
+        have["StartingPosition"] = m.get("StartingPosition")
+    if m.get("MaximumBatchingWindowInSeconds"):
+        have["MaximumBatchingWindowInSeconds"] = m["MaximumBatchingWindowInSeconds"]
+    if m.get("FunctionResponseTypes"):
+        have["FunctionResponseTypes"] = list(m["FunctionResponseTypes"])
+    return have
+
+
 Nodes = Mapping[tuple[str, str], Mapping[str, Any]]
 
 
@@ -92,9 +138,17 @@ def policy_document(
     if spec.virtual_network:  # Lambda makes its network interfaces with the function's role
         statements.append(dict(ENI_STATEMENT))
     for i, t in enumerate(spec.triggers, start=1):
-        stream = nodes[("StackeryTable", t.table)].get("streamArn")
-        if stream:
-            statements.append({"Sid": f"Trigger{i}Stream", "Effect": "Allow", "Action": STREAM_ACTIONS, "Resource": [stream]})
+        source = trigger_source(t, nodes)
+        if source:
+            actions = TRIGGER_ACTIONS[t.source[0]]
+            statements.append(
+                {
+                    "Sid": f"Trigger{i}{TRIGGER_SID[t.source[0]]}",
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": [source],
+                }
+            )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -129,7 +183,7 @@ class FunctionAdapter:
 
     def references(self, spec: FunctionSpec) -> list[Reference]:
         refs: list[Reference] = [NodeRef(c.kind, c.name, wire=True, role="connection") for c in spec.connections]
-        refs += [NodeRef("StackeryTable", t.table, role="trigger") for t in spec.triggers]
+        refs += [NodeRef(*t.source, role="trigger") for t in spec.triggers]
         if spec.code.object_store is not None:
             refs.append(NodeRef("StackeryObjectStore", spec.code.object_store.name, role="code"))
         if spec.virtual_network:
@@ -152,7 +206,7 @@ class FunctionAdapter:
     def _desired(self, req: Req, group: str | None = None) -> dict[str, Any]:
         spec = req.spec
         for t in spec.triggers:
-            if not req.nodes[("StackeryTable", t.table)].get("streamArn"):
+            if t.table and not req.nodes[("StackeryTable", t.table)].get("streamArn"):
                 raise InvalidSpecError(
                     f"trigger on StackeryTable {t.table}, but that table has no stream: "
                     "set spec.stream.enabled: true on the table, or remove the trigger"
@@ -178,13 +232,7 @@ class FunctionAdapter:
             "policy": policy_document(
                 spec, req.nodes, req.wiring, function_name=req.external_name, region=req.region, account=account
             ),
-            "triggers": {
-                req.nodes[("StackeryTable", t.table)]["streamArn"]: {
-                    "BatchSize": t.batch_size,
-                    "StartingPosition": t.starting_position,
-                }
-                for t in spec.triggers
-            },
+            "triggers": {str(trigger_source(t, req.nodes)): mapping_config(t) for t in spec.triggers},
             "tags": {**req.tags(), CODE_TAG: code_hash},
         }
 
@@ -244,10 +292,7 @@ class FunctionAdapter:
         if req.spec.role_arn is None:
             role_policy = ROLE.policy(req)
             diffs += compare("rolePolicy", want["policy"], role_policy)
-        have_triggers = {
-            m["EventSourceArn"]: {"BatchSize": m.get("BatchSize"), "StartingPosition": m.get("StartingPosition")}
-            for m in mappings
-        }
+        have_triggers = {m["EventSourceArn"]: mapping_have(m, want["triggers"].get(m["EventSourceArn"]) or {}) for m in mappings}
         diffs += compare("triggers", want["triggers"], have_triggers)
         if net is None and group:
             diffs += compare("securityGroup", None, group)
@@ -342,7 +387,7 @@ class FunctionAdapter:
                 m = have.get(source)
                 if m is None:
                     lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source, **cfg)
-                elif m.get("BatchSize") != cfg["BatchSize"] or m.get("StartingPosition") != cfg["StartingPosition"]:
+                elif mapping_have(m, cfg) != cfg:
                     lam.delete_event_source_mapping(UUID=m["UUID"])  # starting position is fixed: replace
                     lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source, **cfg)
             for source, m in have.items():

@@ -95,7 +95,15 @@ class Connection(Model):
     """A wire to another node in this namespace: its environment variables plus least-privilege IAM."""
 
     kind: Literal[
-        "StackeryTable", "StackeryObjectStore", "StackeryConfigStore", "StackeryFunction", "StackeryRestApi", "StackeryDatabase"
+        "StackeryTable",
+        "StackeryObjectStore",
+        "StackeryConfigStore",
+        "StackeryFunction",
+        "StackeryRestApi",
+        "StackeryDatabase",
+        "StackeryQueue",
+        "StackeryTopic",
+        "StackeryStream",
     ] = Field(
         description=(
             "Kind of the connected node. A StackeryDatabase is reached over its network: the function must be placed "
@@ -109,11 +117,43 @@ class Connection(Model):
 
 
 class Trigger(Model):
-    """Subscribe to a StackeryTable's stream (Stackery's Table output port)."""
+    """An event source that invokes the function: a StackeryTable's stream (the Table's output port), a
+    StackeryQueue or a StackeryStream. The function owns the event source mapping and the read rights."""
 
-    table: str = Field(pattern=K8S_NAME_PATTERN, max_length=253, description="StackeryTable name (its stream must be on).")
+    table: str | None = Field(
+        default=None, pattern=K8S_NAME_PATTERN, max_length=253, description="StackeryTable (its stream must be on)."
+    )
+    queue: str | None = Field(default=None, pattern=K8S_NAME_PATTERN, max_length=253, description="StackeryQueue.")
+    stream: str | None = Field(default=None, pattern=K8S_NAME_PATTERN, max_length=253, description="StackeryStream.")
     batch_size: int = Field(default=1, ge=1, le=10000, description="Records per invocation.")
-    starting_position: Literal["TRIM_HORIZON", "LATEST"] = Field(default="TRIM_HORIZON", description="Where to start reading.")
+    starting_position: Literal["TRIM_HORIZON", "LATEST"] = Field(
+        default="TRIM_HORIZON", description="Where to start reading (table and stream triggers)."
+    )
+    batching_window_seconds: int = Field(default=0, ge=0, le=300, description="Wait up to this long to fill a batch.")
+    report_batch_item_failures: bool = Field(
+        default=False, description="Partial batch responses: the function returns the failed items, only those are retried."
+    )
+
+    cel_rules: ClassVar[list[dict[str, str]]] = [
+        {
+            "rule": "(has(self.table) ? 1 : 0) + (has(self.queue) ? 1 : 0) + (has(self.stream) ? 1 : 0) == 1",
+            "message": "a trigger names exactly one of table, queue or stream",
+        },
+    ]
+
+    @model_validator(mode="after")
+    def _one(self) -> Trigger:
+        if sum(x is not None for x in (self.table, self.queue, self.stream)) != 1:
+            raise ValueError("a trigger names exactly one of table, queue or stream")
+        return self
+
+    @property
+    def source(self) -> tuple[str, str]:
+        if self.table:
+            return ("StackeryTable", self.table)
+        if self.queue:
+            return ("StackeryQueue", self.queue)
+        return ("StackeryStream", str(self.stream))
 
 
 class FunctionSpec(CommonSpec):
@@ -141,8 +181,7 @@ class FunctionSpec(CommonSpec):
     triggers: list[Trigger] = Field(
         default_factory=list,
         max_length=20,
-        description="Table streams that invoke the function (one per table).",
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["table"]},
+        description="Event sources that invoke the function: Table streams, Queues, Streams (one trigger per source).",
     )
     virtual_network: str | None = Field(
         default=None,
@@ -174,6 +213,13 @@ class FunctionSpec(CommonSpec):
             "message": "a connection to a StackeryDatabase needs spec.virtualNetwork: the database's network (it is reachable only there)",
         },
     ]
+
+    @model_validator(mode="after")
+    def _one_trigger_per_source(self) -> FunctionSpec:
+        sources = [t.source for t in self.triggers]
+        if len(sources) != len(set(sources)):
+            raise ValueError("one trigger per table, queue or stream")
+        return self
 
     @model_validator(mode="after")
     def _database_needs_network(self) -> FunctionSpec:

@@ -1,7 +1,7 @@
 -- Argo CD health check for every stackery.io kind. Install it in the argocd-cm ConfigMap, e.g.
 --   resource.customizations.health.stackery.io_StackeryObjectStore: |
 --     <this file>
--- (one key per kind: StackeryObjectStore, StackeryConfigStore, StackeryTable, StackeryFunction, StackeryCDN, StackeryRestApi, StackeryVirtualNetwork, StackeryBastion, StackeryDatabase, StackeryDockerCluster, StackeryDockerService, StackeryLoadBalancer).
+-- (one key per kind: StackeryObjectStore, StackeryConfigStore, StackeryTable, StackeryFunction, StackeryCDN, StackeryRestApi, StackeryVirtualNetwork, StackeryBastion, StackeryDatabase, StackeryDockerCluster, StackeryDockerService, StackeryLoadBalancer, StackeryQueue, StackeryTopic, StackeryStream, StackeryTimer).
 -- Reads the same conditions kstatus reads: Stalled=True -> Degraded, Ready=True for the current
 -- generation -> Healthy, anything else -> Progressing with the Ready reason and message.
 local hs = {status = "Progressing", message = "waiting for the operator"}

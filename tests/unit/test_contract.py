@@ -188,6 +188,35 @@ def _count_load_balancer() -> int:
     )
 
 
+def _count_queues() -> int:
+    """Queues of the object under test ("x"), not the dead-letter queue it needs."""
+    return len([u for u in boto3.client("sqs", region_name="us-east-1").list_queues().get("QueueUrls", []) if f"-{NS}-x-" in u])
+
+
+def _count_topic() -> int:
+    sns = boto3.client("sns", region_name="us-east-1")
+    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    return len(topics) + sum(len(sns.list_subscriptions_by_topic(TopicArn=t)["Subscriptions"]) for t in topics)
+
+
+def _count_streams() -> int:
+    k = boto3.client("kinesis", region_name="us-east-1")
+    names = k.list_streams()["StreamNames"]
+    return len(
+        [n for n in names if k.describe_stream_summary(StreamName=n)["StreamDescriptionSummary"]["StreamStatus"] != "DELETING"]
+    )
+
+
+def _count_timer() -> int:
+    s, iam = boto3.client("scheduler", region_name="us-east-1"), boto3.client("iam", region_name="us-east-1")
+    groups = [g["Name"] for g in s.list_schedule_groups()["ScheduleGroups"] if g["Name"] != "default"]
+    return (
+        len(groups)
+        + sum(len(s.list_schedules(GroupName=g)["Schedules"]) for g in groups)
+        + len([r for r in iam.list_roles(PathPrefix="/stackery/")["Roles"] if r["RoleName"].startswith("stackery-timer")])
+    )
+
+
 @dataclass(frozen=True)
 class Scenario:
     spec: dict[str, Any]
@@ -281,6 +310,25 @@ SCENARIOS: dict[str, Scenario] = {
             ("StackeryVirtualNetwork", "net", {"natGateways": "None"}),
             ("StackeryFunction", "fn", {"code": {"zipBase64": _zip()}}),
         ),
+    ),
+    # the queue (its dead-letter queue is another object's)
+    "StackeryQueue": Scenario(
+        {"visibilityTimeoutSeconds": 60, "deadLetter": {"queue": "dlq", "maxReceiveCount": 3}},
+        _count_queues,
+        1,
+        needs=(("StackeryQueue", "dlq", {}),),
+    ),
+    # the topic + a queue subscription
+    "StackeryTopic": Scenario(
+        {"subscriptions": [{"queue": "q", "rawMessageDelivery": True}]}, _count_topic, 2, needs=(("StackeryQueue", "q", {}),)
+    ),
+    "StackeryStream": Scenario({"shardCount": 2, "retentionHours": 48}, _count_streams, 1),
+    # schedule group + schedule + role
+    "StackeryTimer": Scenario(
+        {"schedule": "rate(5 minutes)", "function": "fn", "input": {"a": 1}},
+        _count_timer,
+        3,
+        needs=(("StackeryFunction", "fn", {"code": {"zipBase64": _zip()}}),),
     ),
 }
 

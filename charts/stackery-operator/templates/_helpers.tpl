@@ -16,10 +16,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- define "stackery.rules" -}}
 - apiGroups: ["stackery.io"]
-  resources: ["stackeryobjectstores", "stackeryconfigstores", "stackerytables", "stackeryfunctions", "stackerycdns", "stackeryrestapis", "stackeryvirtualnetworks", "stackerybastions", "stackerydatabases", "stackerydockerclusters", "stackerydockerservices", "stackeryloadbalancers"]
+  resources: ["stackeryobjectstores", "stackeryconfigstores", "stackerytables", "stackeryfunctions", "stackerycdns", "stackeryrestapis", "stackeryvirtualnetworks", "stackerybastions", "stackerydatabases", "stackerydockerclusters", "stackerydockerservices", "stackeryloadbalancers", "stackeryqueues", "stackerytopics", "stackerystreams", "stackerytimers"]
   verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["stackery.io"]
-  resources: ["stackeryobjectstores/status", "stackeryconfigstores/status", "stackerytables/status", "stackeryfunctions/status", "stackerycdns/status", "stackeryrestapis/status", "stackeryvirtualnetworks/status", "stackerybastions/status", "stackerydatabases/status", "stackerydockerclusters/status", "stackerydockerservices/status", "stackeryloadbalancers/status"]
+  resources: ["stackeryobjectstores/status", "stackeryconfigstores/status", "stackerytables/status", "stackeryfunctions/status", "stackerycdns/status", "stackeryrestapis/status", "stackeryvirtualnetworks/status", "stackerybastions/status", "stackerydatabases/status", "stackerydockerclusters/status", "stackerydockerservices/status", "stackeryloadbalancers/status", "stackeryqueues/status", "stackerytopics/status", "stackerystreams/status", "stackerytimers/status"]
   verbs: ["get", "patch", "update"]
 - apiGroups: [""]
   resources: ["events"]
