@@ -20,7 +20,7 @@ from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from . import GROUP, VERSION, metrics
-from .aws.clients import acting_as
+from .aws.clients import acting_as, configure_limits
 from .aws.errors import classify
 from .core.adapter import ObjectRef
 from .core.reconciler import Managed, Reconciler, Result
@@ -52,6 +52,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Post only our own meaningful Events (kopf.event), not kopf's log lines.
     settings.posting.level = 100
     settings.execution.max_workers = SETTINGS.workers
+    configure_limits(SETTINGS.aws_rate_limits)  # a malformed STACKERY_AWS_RATE_LIMITS stops the start here
     settings.peering.standalone = True
     settings.scanning.disabled = True
     settings.watching.server_timeout = 270

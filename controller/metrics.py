@@ -55,6 +55,12 @@ AWS_API_CALLS = Counter(
     ["service", "operation", "outcome"],
     registry=REGISTRY,
 )
+AWS_RATE_LIMIT_WAIT = Counter(
+    "stackery_aws_rate_limit_wait_seconds",
+    "Seconds AWS calls waited for the operator's own per-service rate limit (STACKERY_AWS_RATE_LIMITS), by service.",
+    ["service"],
+    registry=REGISTRY,
+)
 TIME_TO_READY = Histogram(
     "stackery_time_to_ready_seconds",
     "Seconds from an object's creation until it first became Ready.",

@@ -53,6 +53,9 @@ class Settings:
     """Namespaces to watch; empty means all namespaces."""
     policy_file: str = field(default_factory=lambda: _env("STACKERY_POLICY_FILE", ""))
     """Tenancy policy (controller.policy): per-namespace scope and AWS identity. Empty: built-in defaults."""
+    aws_rate_limits: str = field(default_factory=lambda: _env("STACKERY_AWS_RATE_LIMITS", "default=0,iam=15/30"))
+    """Client-side AWS rate limits per service and region: service=rate/burst pairs, `default` for the rest
+    (controller.aws.limits); a rate of 0 turns a service's limit off."""
     workers: int = field(default_factory=lambda: int(_env("STACKERY_WORKERS", "8")))
     """Threads running blocking AWS calls."""
 

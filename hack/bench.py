@@ -1,18 +1,26 @@
 """`make bench`: N StackeryObjectStores + N StackeryConfigStores + N StackeryTables applied at once on the local control
 plane + moto server; then M StackeryVirtualNetworks (default 10) likewise. Reports time until all are
-Ready, the operator's peak RSS, AWS calls per resource at create and per drift check, as tables and
-JSON (bench/results/). No assertions: figures.
+Ready, the operator's peak RSS and CPU beside moto's CPU (moto serves every call from one interpreter, so
+the time to Ready follows the calls made), AWS calls per resource at create and per drift check, as tables
+and JSON (bench/results/). No assertions: figures.
+
+--latency-ms 0 30 repeats each size with that much added to every AWS call (hack/faultproxy.py in front of
+moto: real AWS answers in tens of milliseconds); --throttle 0.2 makes that share of calls answer 429
+(throttling only), to show the operator's rate limits and adaptive retries at work.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import faultproxy
 import testbed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,18 +109,56 @@ def rss_peak_mib(bed: testbed.TestBed) -> float:
     return float("nan")
 
 
-def cpu_seconds(bed: testbed.TestBed) -> float:
-    pid = next(p.pid for name, p in bed.procs.procs if name == "operator")
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(bed: testbed.TestBed, name: str = "operator") -> float:
+    """CPU (user + system) of one of the test bed's processes: the operator or moto."""
     import os
 
+    pid = next(p.pid for n, p in bed.procs.procs if n == name)
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(n: int, timeout: float) -> dict[str, Any]:
+def throttled_attempts(bed: testbed.TestBed) -> float:
+    total = 0.0
+    for line in bed.metrics().splitlines():
+        if line.startswith("stackery_aws_api_calls_total{") and 'outcome="throttled"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def rate_limit_wait(bed: testbed.TestBed) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in bed.metrics().splitlines()
+        if line.startswith("stackery_aws_rate_limit_wait_seconds_total{")
+    )
+
+
+@contextlib.contextmanager
+def bench_bed(latency_ms: float = 0.0, throttle: float = 0.0) -> Iterator[testbed.TestBed]:
+    """The test bed with the chart's settings; with latency or throttling, the operator reaches moto through
+    the fault proxy (AWS_ENDPOINT_URL), exactly as it would reach AWS."""
+    if not latency_ms and not throttle:
+        with testbed.running(**OPERATOR) as bed:
+            yield bed
+        return
+    with testbed.running(operator=False, **OPERATOR) as bed:
+        proxy = faultproxy.FaultProxy(
+            bed.moto_url, rate=throttle, seed=3, latency=latency_ms / 1000, faults=("throttle",)
+        ).start()
+        try:
+            bed.start_operator(AWS_ENDPOINT_URL=proxy.url)
+            yield bed
+        finally:
+            bed.stop_operator()
+            proxy.stop()
+
+
+def run(n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0) -> dict[str, Any]:
     total = 3 * n
-    with testbed.running(**OPERATOR) as bed:
+    with bench_bed(latency_ms, throttle) as bed:
         idle_rss = rss_peak_mib(bed)
+        moto0 = cpu_seconds(bed, "moto")
         t0 = time.monotonic()
         bed.kubectl("create", "-f", "-", input=manifests(n), timeout=600)
         applied = time.monotonic() - t0
@@ -120,6 +166,8 @@ def run(n: int, timeout: float) -> dict[str, Any]:
         t_ready = time.monotonic() - t0
         create_calls = api_calls(bed)
         cpu_create = cpu_seconds(bed)
+        moto_create = cpu_seconds(bed, "moto") - moto0
+        throttled, waited = throttled_attempts(bed), rate_limit_wait(bed)
         # one drift check of every object: an annotation change makes each reconcile once (observe only)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         time.sleep(1.1)
@@ -141,6 +189,8 @@ def run(n: int, timeout: float) -> dict[str, Any]:
         idle_cpu = (cpu_seconds(bed) - c0) / 20
         return {
             "n_per_kind": n,
+            "latency_ms": latency_ms,
+            "throttle": throttle,
             "objects": total,
             "ready": ready,
             "apply_seconds": round(applied, 1),
@@ -150,6 +200,9 @@ def run(n: int, timeout: float) -> dict[str, Any]:
             "rss_idle_mib": round(idle_rss, 1),
             "rss_peak_mib": round(rss_peak_mib(bed), 1),
             "cpu_seconds_create": round(cpu_create, 1),
+            "moto_cpu_seconds_create": round(moto_create, 1),
+            "throttled_attempts": int(throttled),
+            "rate_limit_wait_seconds": round(waited, 1),
             "cpu_cores_steady": round(idle_cpu, 3),
             **{f"aws_calls_per_{k}_create": round(sum(create_calls.get(s, 0) for s in svcs) / n, 2) for k, svcs in KINDS},
             **{
@@ -206,12 +259,19 @@ def main() -> None:
     ap.add_argument("--n", nargs="+", type=int, default=[100, 500, 1000])
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--networks", type=int, default=10, help="Virtual Networks in the network row (0: none)")
+    ap.add_argument("--latency-ms", nargs="+", type=float, default=[0.0], help="added to every AWS call, one row each")
+    ap.add_argument("--throttle", type=float, default=0.0, help="share of AWS calls answered 429 (an extra row per size)")
     args = ap.parse_args()
     results = []
     for n in args.n:
-        testbed.log(f"bench: N={n} per kind")
-        results.append(run(n, args.timeout))
-        print(json.dumps(results[-1]), flush=True)
+        for latency in args.latency_ms:
+            testbed.log(f"bench: N={n} per kind, {latency} ms per AWS call")
+            results.append(run(n, args.timeout, latency_ms=latency))
+            print(json.dumps(results[-1]), flush=True)
+        if args.throttle:
+            testbed.log(f"bench: N={n} per kind, {args.throttle:.0%} of AWS calls throttled")
+            results.append(run(n, args.timeout, throttle=args.throttle))
+            print(json.dumps(results[-1]), flush=True)
     table(results)
     if args.networks:
         testbed.log(f"bench: {args.networks} virtual networks")

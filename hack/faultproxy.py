@@ -9,6 +9,10 @@ tokens that AWS honours, and a lost answer to a write would test moto rather tha
     proxy = FaultProxy("http://127.0.0.1:5000", rate=0.2, seed=7).start()
     ... AWS_ENDPOINT_URL=proxy.url ...
     proxy.stop(); proxy.injected  # Counter of fault kinds
+
+The benchmark uses it too: `latency` adds a fixed delay to every forwarded call (real AWS answers in tens
+of milliseconds, moto in one or two: concurrency only shows with latency), and `faults=("throttle",)`
+makes AWS throttle a share of the calls and nothing else.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import http.client
 import random
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,10 +31,15 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection
 
 
 class FaultProxy:
-    def __init__(self, target: str, *, rate: float, seed: int = 0) -> None:
+    def __init__(
+        self, target: str, *, rate: float, seed: int = 0, latency: float = 0.0, faults: tuple[str, ...] = FAULTS
+    ) -> None:
         parts = urllib.parse.urlsplit(target)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.rate = rate
+        self.latency = latency
+        """Seconds added before each forwarded call."""
+        self.faults = faults
         self.random = random.Random(seed)
         self.lock = threading.Lock()
         self.injected: Counter[str] = Counter()
@@ -46,7 +56,7 @@ class FaultProxy:
             if self.rate <= 0 or self.random.random() >= self.rate:
                 self.forwarded += 1
                 return None
-            fault = self.random.choice(FAULTS)
+            fault = self.random.choice(self.faults)
             self.injected[fault] += 1
             return fault
 
@@ -82,6 +92,8 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
+                if proxy.latency:
+                    time.sleep(proxy.latency)
                 conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=120)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 conn.request(self.command, self.path, body=body, headers=headers)

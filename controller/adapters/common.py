@@ -55,6 +55,15 @@ def foreign(req: Request[Any], tags: Mapping[str, str]) -> Observation[Any] | No
     return None
 
 
+def retag(have: Mapping[str, str], want: Mapping[str, str], *, untag: Callable[[list[str]], Any], tag: Callable[[], Any]) -> None:
+    """Make a resource's tags `want`: untag the keys it has beyond them, then write them all (each service
+    spells the two calls its own way, hence the callables)."""
+    gone = sorted(set(have) - set(want))
+    if gone:
+        untag(gone)
+    tag()
+
+
 def canon(value: Any) -> str:
     """Stable JSON text for comparing and for showing desired/actual in status.drift."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -22,7 +22,7 @@ from ..aws.clients import client, error_code
 from ..core.adapter import NodeRef, ObjectRef, Observation, Reference, Request
 from ..core.parts import Composite, Context, Seen
 from ..policy import Claim
-from .common import compare, owner_of
+from .common import compare, owner_of, retag
 from .ecs import cluster_name, ecs_tag_dict, ecs_tags
 from .placement import NETWORK_KIND, private_subnets
 
@@ -107,11 +107,12 @@ class ClusterPart:
                 cluster=name, capacityProviders=["FARGATE", "FARGATE_SPOT"], defaultCapacityProviderStrategy=strategy(spec)
             )
         if "tags" in fields:
-            have = ecs_tag_dict(c.get("tags"))
-            gone = sorted(set(have) - set(ctx.req.tags()))
-            if gone:
-                ecs.untag_resource(resourceArn=c["clusterArn"], tagKeys=gone)
-            ecs.tag_resource(resourceArn=c["clusterArn"], tags=ecs_tags(ctx.req.tags()))
+            retag(
+                ecs_tag_dict(c.get("tags")),
+                ctx.req.tags(),
+                untag=lambda keys: ecs.untag_resource(resourceArn=c["clusterArn"], tagKeys=keys),
+                tag=lambda: ecs.tag_resource(resourceArn=c["clusterArn"], tags=ecs_tags(ctx.req.tags())),
+            )
         return self._seen(
             ctx,
             {

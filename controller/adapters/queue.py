@@ -23,7 +23,7 @@ from ..core.parts import Composite, Context, Seen
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import InvalidSpecError, RecoverableError
 from ..policy import Claim
-from .common import compare, dns_name, owner_of
+from .common import compare, dns_name, owner_of, retag
 
 Ctx = Context[QueueSpec]
 KIND = "StackeryQueue"
@@ -163,10 +163,12 @@ class QueuePart:
         if changes:
             sqs.set_queue_attributes(QueueUrl=q["url"], Attributes=changes)
         if "tags" in fields:
-            gone = sorted(set(q["tags"]) - set(ctx.req.tags()))
-            if gone:
-                sqs.untag_queue(QueueUrl=q["url"], TagKeys=gone)
-            sqs.tag_queue(QueueUrl=q["url"], Tags=ctx.req.tags())
+            retag(
+                q["tags"],
+                ctx.req.tags(),
+                untag=lambda keys: sqs.untag_queue(QueueUrl=q["url"], TagKeys=keys),
+                tag=lambda: sqs.tag_queue(QueueUrl=q["url"], Tags=ctx.req.tags()),
+            )
         attrs = {k: v for k, v in {**q["attrs"], **changes}.items() if v != ""}
         return self._seen(ctx, {**q, "attrs": attrs, "tags": ctx.req.tags()})
 

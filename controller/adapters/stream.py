@@ -19,7 +19,7 @@ from ..core.parts import Composite, Context, Seen
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..errors import WaitingError
 from ..policy import Claim
-from .common import compare, dns_name, owner_of, tag_dict
+from .common import compare, dns_name, owner_of, retag, tag_dict
 
 Ctx = Context[StreamSpec]
 MODES = {"Provisioned": "PROVISIONED", "OnDemand": "ON_DEMAND"}
@@ -104,10 +104,12 @@ class StreamPart:
             raise WaitingError(f"stream {name} is {s.get('StreamStatus')}", reason="Updating")
         fields = [d.field for d in seen.diffs]
         if "tags" in fields:  # (moto drops CreateStream's tags; AWS kept them)
-            gone = sorted(set(s.get("Tags") or {}) - set(ctx.req.tags()))
-            if gone:
-                k.remove_tags_from_stream(StreamName=name, TagKeys=gone)
-            k.add_tags_to_stream(StreamName=name, Tags=ctx.req.tags())
+            retag(
+                s.get("Tags") or {},
+                ctx.req.tags(),
+                untag=lambda keys: k.remove_tags_from_stream(StreamName=name, TagKeys=keys),
+                tag=lambda: k.add_tags_to_stream(StreamName=name, Tags=ctx.req.tags()),
+            )
             s["Tags"] = ctx.req.tags()
         # one change that makes the stream UPDATING per pass; the next waits for ACTIVE
         if "encryption" in fields:

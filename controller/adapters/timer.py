@@ -21,7 +21,7 @@ from ..core.adapter import NodeRef, ObjectRef, Reference
 from ..core.parts import Composite, Context, Seen
 from ..errors import OwnershipConflictError
 from ..policy import Claim
-from .common import compare, dns_name, owner_of, tag_dict, tag_list
+from .common import compare, dns_name, owner_of, retag, tag_dict, tag_list
 from .execrole import ExecutionRole
 
 Ctx = Context[TimerSpec]
@@ -125,10 +125,12 @@ class GroupPart:
                 return again
             return self._seen(ctx, {"Arn": arn, "State": "ACTIVE", "Tags": ctx.req.tags()})
         g = dict(seen.actual or {})
-        gone = sorted(set(g.get("Tags") or {}) - set(ctx.req.tags()))
-        if gone:
-            s.untag_resource(ResourceArn=g["Arn"], TagKeys=gone)
-        s.tag_resource(ResourceArn=g["Arn"], Tags=tag_list(ctx.req.tags()))
+        retag(
+            g.get("Tags") or {},
+            ctx.req.tags(),
+            untag=lambda keys: s.untag_resource(ResourceArn=g["Arn"], TagKeys=keys),
+            tag=lambda: s.tag_resource(ResourceArn=g["Arn"], Tags=tag_list(ctx.req.tags())),
+        )
         return self._seen(ctx, {**g, "Tags": ctx.req.tags()})
 
     def delete(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> str | None:

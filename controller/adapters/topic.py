@@ -23,7 +23,7 @@ from ..core.adapter import NodeRef, ObjectRef, Reference
 from ..core.parts import Composite, Context, Seen
 from ..core.wiring import Access, GrantContext, Statement, Wiring
 from ..policy import Claim
-from .common import compare, dns_name, owner_of, replace_statements, tag_dict, tag_list
+from .common import compare, dns_name, owner_of, replace_statements, retag, tag_dict, tag_list
 
 Ctx = Context[TopicSpec]
 FUNCTION, QUEUE = "StackeryFunction", "StackeryQueue"
@@ -103,10 +103,12 @@ class TopicPart:
             if k in fields:
                 sns.set_topic_attributes(TopicArn=arn, AttributeName=k, AttributeValue=v)
         if "tags" in fields:
-            gone = sorted(set(t.get("Tags") or {}) - set(ctx.req.tags()))
-            if gone:
-                sns.untag_resource(ResourceArn=arn, TagKeys=gone)
-            sns.tag_resource(ResourceArn=arn, Tags=tag_list(ctx.req.tags()))
+            retag(
+                t.get("Tags") or {},
+                ctx.req.tags(),
+                untag=lambda keys: sns.untag_resource(ResourceArn=arn, TagKeys=keys),
+                tag=lambda: sns.tag_resource(ResourceArn=arn, Tags=tag_list(ctx.req.tags())),
+            )
         return self._seen(ctx, {"Attributes": {**t["Attributes"], **want}, "Tags": ctx.req.tags()})
 
     def delete(self, ctx: Ctx, seen: Seen[dict[str, Any]]) -> str | None:
@@ -177,7 +179,7 @@ class PermissionsPart:
         got_q = sorted(
             u
             for u, p in have["queues"].items()
-            if any(st == _queue_statement(ctx, queues[u]) for st in (p or {}).get("Statement", []))
+            if u in queues and any(st == _queue_statement(ctx, queues[u]) for st in (p or {}).get("Statement", []))
         )
         stale_q = sorted(
             u

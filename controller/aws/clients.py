@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from .. import metrics
 from ..policy import Identity
+from .limits import DEFAULT, Limits
 
 _THROTTLE_CODES = frozenset(
     {
@@ -42,12 +43,14 @@ _clients: dict[tuple[str, str, str], Any] = {}
 _session: boto3.session.Session | None = None
 _sessions: dict[Identity, boto3.session.Session] = {}
 _acting: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("stackery_identity", default=None)
+_limits = Limits(DEFAULT)
 SESSION_SECONDS = 3600
 """Lifetime asked of each assumed-role session; botocore refreshes it 15 (advisory) / 10 (mandatory)
 minutes before it expires, so no call runs on expired credentials."""
 
 _CONFIG = botocore.config.Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    # adaptive: standard retries plus botocore's own client-side rate limiting once AWS throttles
+    retries={"mode": "adaptive", "max_attempts": 3},
     connect_timeout=5,
     read_timeout=30,
     max_pool_connections=20,
@@ -80,6 +83,24 @@ def _count_attempt(service: str) -> Callable[..., None]:
         status = getattr(http, "status_code", 0) or 0
         code = str((parsed or {}).get("Error", {}).get("Code", "")) if isinstance(parsed, dict) else ""
         metrics.count_aws_call(service, op, outcome(status, code))
+
+    return handler
+
+
+def configure_limits(config: str) -> None:
+    """Set the per-(service, region) rate limits (STACKERY_AWS_RATE_LIMITS, see limits.py); clients made
+    before keep taking from the buckets of the new configuration."""
+    global _limits
+    _limits = Limits(config)
+
+
+def _rate_limit(service: str, region: str) -> Callable[..., None]:
+    """before-send: wait for a token of the (service, region) bucket before every attempt (retries too)."""
+
+    def handler(**_: Any) -> None:
+        waited = _limits.bucket(service, region).take()
+        if waited:
+            metrics.AWS_RATE_LIMIT_WAIT.labels(service).inc(waited)
 
     return handler
 
@@ -152,6 +173,7 @@ def client(service: str, region: str) -> Any:
             c = session.client(service, region_name=region, config=_CONFIG)
             # first: the retry handler answers (and so ends the emit) for every attempt it retries
             c.meta.events.register_first("needs-retry", _count_attempt(service))
+            c.meta.events.register("before-send", _rate_limit(service, region))
             _clients[key] = c
     return c
 

@@ -80,6 +80,17 @@ def iso(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _compact(v: Any) -> Any:
+    """Nulls inside a status value dropped (a zone without a NAT gateway has no natGatewayId key): the
+    apiserver prunes them, so a patch that keeps them differs from what is stored on every pass. A
+    top-level None stays: in a merge patch it removes the key."""
+    if isinstance(v, Mapping):
+        return {k: _compact(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_compact(x) for x in v]
+    return v
+
+
 def parse_iso(s: str | None) -> datetime | None:
     if not s:
         return None
@@ -209,11 +220,11 @@ class StatusWriter:
         """The identifiers whose keys the kind's status model declares; others are a bug, logged and
         dropped (the apiserver would prune them silently)."""
         if self.status_fields is None:
-            return dict(ids)
+            return {k: _compact(v) for k, v in ids.items()}
         unknown = sorted(set(ids) - self.status_fields)
         if unknown:
             log.error("%s: adapter returned status keys its model does not declare: %s (dropped)", self.kind, ", ".join(unknown))
-        return {k: v for k, v in ids.items() if k in self.status_fields}
+        return {k: _compact(v) for k, v in ids.items() if k in self.status_fields}
 
     def _progress_metrics(self, obj: Managed, old: list[dict[str, Any]], out: Outcome, now: datetime) -> None:
         """Node-specific conditions that carry `since` feed their pending gauge while False and their

@@ -82,6 +82,28 @@ def apply_list(bed: testbed.TestBed, *items: dict[str, Any]) -> None:
     apply(bed, {"apiVersion": "v1", "kind": "List", "items": list(items)})
 
 
+def delete_all_at_once(
+    bed: testbed.TestBed, kinds: str, ns: str, *, timeout: float = 180, what: str = "every object gone"
+) -> None:
+    """`kubectl delete <kinds> --all` (what a namespace delete or a GitOps prune does; the test bed runs no
+    kube-controller-manager, so a namespace delete would not cascade), then wait until every finalizer is
+    released; on timeout, say which objects are left and their conditions."""
+    bed.kubectl("delete", kinds, "--all", "-n", ns, "--wait=false")
+
+    def remaining() -> list[dict[str, Any]]:
+        return list(json.loads(bed.kubectl("get", kinds, "-n", ns, "-o", "json").stdout)["items"])
+
+    try:
+        wait_for(lambda: not remaining(), timeout=timeout, what=what)
+    except AssertionError:
+        left = "; ".join(
+            f"{o['kind']} {o['metadata']['name']}: "
+            + " | ".join(f"{c['type']}={c['status']} {c.get('message', '')}" for c in o.get("status", {}).get("conditions", []))
+            for o in remaining()
+        )
+        raise AssertionError(f"{what}: still there after {timeout}s: {left}") from None
+
+
 def node(kind: str, name: str, namespace: str = "default", **spec: Any) -> dict[str, Any]:
     """A Stackery object manifest."""
     return {"apiVersion": "stackery.io/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": spec}

@@ -13,7 +13,7 @@ from typing import Any
 
 import testbed
 
-from .conftest import apply_list, aws, node, ready, wait_for
+from .conftest import apply_list, aws, delete_all_at_once, node, ready, wait_for
 
 NS = "containers"
 obj = functools.partial(node, namespace=NS)
@@ -190,16 +190,5 @@ def test_service_behind_load_balancer_revisions_drift_admission_and_delete_at_on
     # the load balancer routing to it (InUse), and the load balancer goes first
     vpc = status(bed, "stackeryvirtualnetwork", "net")["vpcId"]
     kinds = "stackeryvirtualnetworks,stackerytables,stackerydockerclusters,stackerydockerservices,stackeryloadbalancers"
-    bed.kubectl("delete", kinds, "--all", "-n", NS, "--wait=false")
-
-    def remaining() -> list[dict[str, Any]]:
-        return list(json.loads(bed.kubectl("get", kinds, "-n", NS, "-o", "json").stdout)["items"])
-
-    try:
-        wait_for(lambda: not remaining(), timeout=180, what="every object gone")
-    except AssertionError:
-        raise AssertionError(
-            "still there: "
-            + "; ".join(f"{o['kind']} {o['metadata']['name']}: {o.get('status', {}).get('conditions')}" for o in remaining())
-        ) from None
+    delete_all_at_once(bed, kinds, NS)
     assert leftovers(bed, cluster["clusterName"], st["serviceName"], family, vpc) == {}

@@ -12,7 +12,7 @@ from typing import Any
 
 import testbed
 
-from .conftest import apply_list, aws, node, ready, wait_for
+from .conftest import apply_list, aws, delete_all_at_once, node, ready, wait_for
 from .test_table_function_e2e import ZIP
 
 NS = "messaging"
@@ -143,16 +143,5 @@ def test_messaging_nodes_triggers_drift_admission_and_delete(bed: testbed.TestBe
         assert out.returncode != 0 and msg in out.stderr, out.stderr
 
     # everything at once, dependencies first: the queues wait for the topic and the function (InUse), the stream for the function
-    bed.kubectl("delete", KINDS, "--all", "-n", NS, "--wait=false")
-
-    def remaining() -> list[dict[str, Any]]:
-        return list(json.loads(bed.kubectl("get", KINDS, "-n", NS, "-o", "json").stdout)["items"])
-
-    try:
-        wait_for(lambda: not remaining(), timeout=180, what="every object gone")
-    except AssertionError:
-        raise AssertionError(
-            "still there: "
-            + "; ".join(f"{o['kind']} {o['metadata']['name']}: {o.get('status', {}).get('conditions')}" for o in remaining())
-        ) from None
+    delete_all_at_once(bed, KINDS, NS)
     assert leftovers(bed) == {}

@@ -10,7 +10,6 @@ The longer by-hand scenario is `RESILIENCE_ROUNDS=5 pytest tests/e2e/test_resili
 from __future__ import annotations
 
 import functools
-import json
 import os
 import time
 from typing import Any
@@ -20,7 +19,7 @@ import testbed
 
 from tests.unit.test_contract import ssh_key
 
-from .conftest import apply_list, aws, metric, node, object_store, ready, wait_for
+from .conftest import apply_list, aws, delete_all_at_once, metric, node, object_store, ready, wait_for
 from .test_database_e2e import grant_secret_writes
 from .test_table_function_e2e import ZIP
 
@@ -80,12 +79,17 @@ def every_kind() -> list[dict[str, Any]]:
             connections=[{"kind": "StackeryTable", "name": "orders"}, {"kind": "StackeryDatabase", "name": "db"}],
         ),
         obj("StackeryLoadBalancer", "web", virtualNetwork="net", routes=[{"paths": ["/*"], "dockerService": "svc"}]),
+        obj("StackeryQueue", "jobs"),
+        obj("StackeryTopic", "events", subscriptions=[{"queue": "jobs"}]),
+        obj("StackeryStream", "clicks"),
+        obj("StackeryTimer", "tick", function="worker"),
     ]
 
 
 ORDER = (
     "stackeryvirtualnetworks,stackerydatabases,stackerytables,stackeryobjectstores,stackeryconfigstores,stackeryfunctions,"
-    "stackerycdns,stackeryrestapis,stackerybastions,stackerydockerclusters,stackerydockerservices,stackeryloadbalancers"
+    "stackerycdns,stackeryrestapis,stackerybastions,stackerydockerclusters,stackerydockerservices,stackeryloadbalancers,"
+    "stackeryqueues,stackerytopics,stackerystreams,stackerytimers"
 )
 
 
@@ -167,6 +171,26 @@ def containers(bed: testbed.TestBed) -> dict[str, int]:
         "listeners": sum(len(elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]) for lb in lbs),
         "targetGroups": len(groups),
         "logGroups": len(logs.describe_log_groups(logGroupNamePrefix=f"/stackery/{NS}/")["logGroups"]),
+        **messaging(bed),
+    }
+
+
+def messaging(bed: testbed.TestBed) -> dict[str, int]:
+    sqs, sns, k, sch = aws(bed, "sqs"), aws(bed, "sns"), aws(bed, "kinesis"), aws(bed, "scheduler")
+    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"] if f"-{NS}-" in t["TopicArn"]]
+    streams = [n for n in k.list_streams()["StreamNames"] if f"-{NS}-" in n]
+    return {
+        "queues": len([u for u in sqs.list_queues().get("QueueUrls", []) if f"-{NS}-" in u]),
+        "topics": len(topics),
+        "subscriptions": sum(len(sns.list_subscriptions_by_topic(TopicArn=t)["Subscriptions"]) for t in topics),
+        "streams": len(
+            [
+                n
+                for n in streams
+                if k.describe_stream_summary(StreamName=n)["StreamDescriptionSummary"]["StreamStatus"] != "DELETING"
+            ]
+        ),
+        "scheduleGroups": len([g for g in sch.list_schedule_groups()["ScheduleGroups"] if f"-{NS}-" in g["Name"]]),
     }
 
 
@@ -175,7 +199,7 @@ EXPECTED = {
     "tables": 1,
     "functions": 1,
     "mappings": 1,
-    "roles": 4,  # the function's, the bastion's, the service's task and execution roles
+    "roles": 5,  # the function's, the bastion's, the service's task and execution roles, the timer's
     "vpcs": 1,
     "subnets": 4,
     "natGateways": 1,
@@ -193,6 +217,11 @@ EXPECTED = {
     "listeners": 1,
     "targetGroups": 1,
     "logGroups": 1,
+    "queues": 1,
+    "topics": 1,
+    "subscriptions": 1,
+    "streams": 1,
+    "scheduleGroups": 1,
 }
 
 
@@ -220,24 +249,7 @@ def test_every_kind_under_aws_faults_then_an_apiserver_outage_mid_create(bed: te
             assert counts(bed) == EXPECTED
             assert sum(proxy.injected.values()) > 0 and throttled(bed) > 0, (proxy.injected, throttled(bed))
 
-            bed.kubectl("delete", ORDER, "--all", "-n", NS, "--wait=false")
-
-            def all_gone() -> bool:
-                left = json.loads(bed.kubectl("get", ORDER, "-n", NS, "-o", "json").stdout)["items"]
-                if left:
-                    raise RuntimeError(
-                        "; ".join(
-                            f"{o['kind']} {o['metadata']['name']}: "
-                            + " | ".join(
-                                f"{c['type']}={c['status']} {c.get('message', '')}"
-                                for c in o.get("status", {}).get("conditions", [])
-                            )
-                            for o in left
-                        )
-                    )
-                return True
-
-            wait_for(all_gone, timeout=300, what="every finalizer released under faults")
+            delete_all_at_once(bed, ORDER, NS, timeout=300, what="every finalizer released under faults")
             assert {k: v for k, v in counts(bed).items() if v} == {}
     finally:
         bed.stop_operator()

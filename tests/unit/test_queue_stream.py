@@ -66,6 +66,12 @@ def test_queue_with_dead_letter_encrypted_and_drift(aws: None) -> None:
     sqs().set_queue_attributes(QueueUrl=obs.identifiers["queueUrl"], Attributes={"VisibilityTimeout": "5", "RedrivePolicy": ""})
     assert {d.field for d in q.adapter.observe(q.req()).diffs} == {"VisibilityTimeout", "RedrivePolicy"}
     assert q.sync().diffs == ()
+    # a tag added by hand and the spec's tags changed: the tags become exactly the spec's (+ ownership)
+    sqs().tag_queue(QueueUrl=obs.identifiers["queueUrl"], Tags={"by-hand": "x"})
+    q.spec["tags"] = {"team": "b"}
+    assert q.sync().diffs == ()
+    tags = sqs().list_queue_tags(QueueUrl=obs.identifiers["queueUrl"])["Tags"]
+    assert tags["team"] == "b" and "by-hand" not in tags and tags["stackery.io/uid"] == "uid-work"
     # the dead letter removed from the spec: the redrive policy goes
     q.spec.pop("deadLetter")
     assert q.sync().diffs == ()

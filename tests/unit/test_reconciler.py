@@ -481,3 +481,13 @@ def test_in_use_object_is_not_deleted_and_names_its_users() -> None:
     assert "StackeryFunction api, StackeryFunction worker" in stalled["message"]
     cluster.users = []
     assert rec.finalize(obj.managed()).done and adapter.cloud == {}
+
+
+def test_status_values_drop_nested_nulls_but_keep_top_level_deletes() -> None:
+    """The apiserver prunes nulls inside status values; a patch keeping them would differ from what is
+    stored on every pass (kopf logged 'Merge-patching finished with inconsistencies' each time)."""
+    from controller.core.status import _compact
+
+    zones = [{"zoneId": "use1-az1", "natGatewayId": None, "nested": {"a": None, "b": [1, None]}}]
+    assert _compact(zones) == [{"zoneId": "use1-az1", "nested": {"b": [1, None]}}]
+    assert _compact(None) is None  # a top-level None removes the key in a merge patch

@@ -103,3 +103,17 @@ def test_topic_rules() -> None:
         TopicSpec.model_validate({"fifo": True, "subscriptions": [{"function": "a"}]})
     with pytest.raises(ValidationError, match="subscribes once"):
         TopicSpec.model_validate({"subscriptions": [{"queue": "a"}, {"queue": "a"}]})
+
+
+def test_delete_when_the_queue_is_no_longer_handed_over(aws: None) -> None:
+    """A whole namespace deleted at once: the subscribed queue's status may be gone from the request; the
+    topic still takes its statement back (found through status.grantedQueues) and deletes."""
+    q = make_queue()
+    t = Topic({"subscriptions": [{"queue": "audit"}]}, {("StackeryQueue", "audit"): q})
+    assert t.sync().diffs == ()
+    t.nodes.clear()  # the queue is not handed over any more
+    r = t.req()
+    assert t.adapter.delete(r, t.adapter.observe(r)).done
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    assert "Policy" not in sqs.get_queue_attributes(QueueUrl=q["queueUrl"], AttributeNames=["All"])["Attributes"]
+    assert not t.adapter.observe(r).exists
