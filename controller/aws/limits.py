@@ -3,7 +3,7 @@
 Why: AWS rate limits are per account, region and API family. A burst of objects (a GitOps sync of a few
 thousand) would otherwise reach them all at once, and throttling retried by every worker only makes it
 worse. A bucket per service spreads the calls at a configured rate (a steady rate plus a burst); botocore's
-adaptive retry mode (clients.py) slows a client down further when AWS throttles anyway. Waiting happens in
+standard retries (with backoff) absorb throttling that happens anyway. Waiting happens in
 the worker thread that makes the call, before the attempt is sent; the time waited is counted in
 stackery_aws_rate_limit_wait_seconds_total{service}.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 DEFAULT = "default=0,iam=15/30"
 """IAM is limited by default (its control plane allows a few tens of calls per second per account, shared
 by everything in it); other services are not, by default: their limits are far above what one operator
-makes, and botocore's adaptive retries slow a client down as soon as AWS throttles it."""
+makes, and botocore's retries back off when AWS throttles."""
 
 
 @dataclass(frozen=True)
