@@ -118,22 +118,6 @@ def cpu_seconds(bed: testbed.TestBed, name: str = "operator") -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def throttled_attempts(bed: testbed.TestBed) -> float:
-    total = 0.0
-    for line in bed.metrics().splitlines():
-        if line.startswith("stackery_aws_api_calls_total{") and 'outcome="throttled"' in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-def rate_limit_wait(bed: testbed.TestBed) -> float:
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in bed.metrics().splitlines()
-        if line.startswith("stackery_aws_rate_limit_wait_seconds_total{")
-    )
-
-
 @contextlib.contextmanager
 def bench_bed(latency_ms: float = 0.0, throttle: float = 0.0) -> Iterator[testbed.TestBed]:
     """The test bed with the chart's settings; with latency or throttling, the operator reaches moto through
@@ -167,7 +151,8 @@ def run(n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0) 
         create_calls = api_calls(bed)
         cpu_create = cpu_seconds(bed)
         moto_create = cpu_seconds(bed, "moto") - moto0
-        throttled, waited = throttled_attempts(bed), rate_limit_wait(bed)
+        throttled = bed.metric_total("stackery_aws_api_calls_total", outcome="throttled")
+        waited = bed.metric_total("stackery_aws_rate_limit_wait_seconds_total")
         # one drift check of every object: an annotation change makes each reconcile once (observe only)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         time.sleep(1.1)

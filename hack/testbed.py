@@ -352,6 +352,15 @@ class TestBed:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
             return r.read().decode()
 
+    def metric_total(self, name: str, **labels: str) -> float:
+        """Sum of the operator's samples of `name` (e.g. stackery_aws_api_calls_total) carrying these labels."""
+        want = [f'{k}="{v}"' for k, v in labels.items()]
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in self.metrics().splitlines()
+            if line.startswith(name + "{") and all(w in line for w in want)
+        )
+
     def get(self, kind: str, name: str, namespace: str = "default") -> dict[str, Any]:
         out = self.kubectl("get", kind, name, "-n", namespace, "-o", "json")
         return json.loads(out.stdout)  # type: ignore[no-any-return]

@@ -226,11 +226,7 @@ EXPECTED = {
 
 
 def throttled(bed: testbed.TestBed) -> float:
-    total = 0.0
-    for line in bed.metrics().splitlines():
-        if line.startswith("stackery_aws_api_calls_total{") and 'outcome="throttled"' in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return bed.metric_total("stackery_aws_api_calls_total", outcome="throttled")
 
 
 def test_every_kind_under_aws_faults_then_an_apiserver_outage_mid_create(bed: testbed.TestBed) -> None:
