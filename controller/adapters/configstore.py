@@ -89,83 +89,20 @@ class ConfigStoreAdapter:
         return found
 
     def observe(self, req: Req) -> Observation[Parameters]:
-        path = req.external_name
-        found = self._read(req)
-        want = {path + k: p for k, p in req.spec.parameters.items()}
-        desired_tags = req.tags()
-        owner_uid: str | None = req.ref.uid
-        owner: str | None = None
-        diffs: list[Diff] = []
-        for name, p in sorted(found.items()):
-            uid, who = owner_of(p["tags"])
-            if name in want and uid is None and not req.adopt:
-                owner_uid, owner = None, None
-                break
-            if name in want and uid is not None and uid != req.ref.uid:
-                owner_uid, owner = uid, who
-                break
-        if owner_uid == req.ref.uid:
-            for name, param in sorted(want.items()):
-                key = name[len(path) :]
-                value, ptype = desired_value(req, param)
-                if value is None:
-                    continue
-                actual = found.get(name)
-                secret = ptype == "SecureString"
-                show = SECRET_MASK if secret else value
-                if actual is None:
-                    diffs.append(Diff(f"parameters.{key}", show, None))
-                elif actual["value"] != value or actual["type"] != ptype:
-                    diffs.append(
-                        Diff(
-                            f"parameters.{key}",
-                            show if not secret else f"{SECRET_MASK} {ptype}",
-                            SECRET_MASK if actual["type"] == "SecureString" or secret else actual["value"],
-                        )
-                    )
-                elif actual["tags"] != desired_tags:
-                    diffs.append(Diff(f"parameters.{key}.tags", "spec tags", "different tags"))
-            for name, actual in sorted(found.items()):
-                if name not in want and actual["tags"].get("stackery.io/uid") == req.ref.uid:
-                    diffs.append(
-                        Diff(
-                            f"parameters.{name[len(path) :]}",
-                            None,
-                            SECRET_MASK if actual["type"] == "SecureString" else actual["value"],
-                        )
-                    )
-        ours = {n: p for n, p in found.items() if p["tags"].get("stackery.io/uid") == req.ref.uid}
-        if not found and not want:
-            # An empty store is a valid (virtual) resource: nothing to create.
-            return Observation(
-                exists=True, owner_uid=req.ref.uid, identifiers=self._ids(req, {}), outputs={"CONFIG_PATH": path}, empty=True
-            )
-        if not ours and not any(n in want for n in found) and owner_uid == req.ref.uid:
-            return Observation(exists=False)
-        return Observation(
-            exists=True,
-            owner_uid=owner_uid,
-            owner=owner,
-            diffs=tuple(diffs),
-            identifiers=self._ids(req, ours),
-            outputs={"CONFIG_PATH": path},
-            actual=Parameters(found),
-        )
+        return judge(req, self._read(req))
 
-    @staticmethod
-    def _ids(req: Req, ours: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        return {"externalName": req.external_name, "path": req.external_name, "region": req.region, "parameterCount": len(ours)}
+    def create(self, req: Req, obs: Observation[Parameters] | None = None) -> Observation[Parameters]:
+        return judge(req, self._apply(req, {}, set(req.spec.parameters)))
 
-    def create(self, req: Req, obs: Observation[Parameters] | None = None) -> None:
-        self._apply(req, {}, set(req.spec.parameters))
-
-    def update(self, req: Req, obs: Observation[Parameters]) -> None:
+    def update(self, req: Req, obs: Observation[Parameters]) -> Observation[Parameters]:
         keys = {d.field.removeprefix("parameters.").removesuffix(".tags") for d in obs.diffs}
-        self._apply(req, obs.actual.found if obs.actual else {}, keys)
+        return judge(req, self._apply(req, obs.actual.found if obs.actual else {}, keys))
 
-    def _apply(self, req: Req, found: dict[str, dict[str, Any]], keys: set[str]) -> None:
+    def _apply(self, req: Req, found: dict[str, dict[str, Any]], keys: set[str]) -> dict[str, dict[str, Any]]:
+        """Write the parameters at keys (delete those no longer wanted); returns found as it now stands."""
         ssm = client("ssm", req.region)
         path, tags = req.external_name, req.tags()
+        after = dict(found)
         stale: list[str] = []
         for key in sorted(keys):
             name = path + key
@@ -174,7 +111,7 @@ class ConfigStoreAdapter:
                 stale.append(name)
                 continue
             try:
-                self._put(ssm, req, name, param, found.get(name), tags)
+                written = self._put(ssm, req, name, param, found.get(name), tags)
             except Exception as exc:
                 err = classify(exc)
                 if err.reason == "AWSRejected":  # a validation error: say which key, not just what AWS said
@@ -183,21 +120,30 @@ class ConfigStoreAdapter:
                         reason="InvalidParameter",
                     ) from None
                 raise
+            if written is not None:
+                after[name] = written
         for i in range(0, len(stale), 10):
             ssm.delete_parameters(Names=stale[i : i + 10])
+        for name in stale:
+            after.pop(name, None)
+        return after
 
     @staticmethod
-    def _put(ssm: Any, req: Req, name: str, param: Parameter, actual: dict[str, Any] | None, tags: dict[str, str]) -> None:
+    def _put(
+        ssm: Any, req: Req, name: str, param: Parameter, actual: dict[str, Any] | None, tags: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """Put one parameter and its tags; returns it as it now stands (None: its Secret value is missing)."""
         value, ptype = desired_value(req, param)
         if value is None:
-            return
+            return None
+        now = {"value": value, "type": ptype, "arn": (actual or {}).get("arn"), "tags": tags}
         kwargs: dict[str, Any] = {"Name": name, "Value": value, "Type": ptype}
         if ptype == "SecureString" and req.spec.kms_key_id:
             kwargs["KeyId"] = req.spec.kms_key_id
         if actual is None:
             try:  # tags at creation, so a crash right after cannot leave an unowned parameter
                 ssm.put_parameter(**kwargs, Tags=tag_list(tags))
-                return
+                return now
             except Exception as exc:
                 if error_code(exc) != "ParameterAlreadyExists":
                     raise
@@ -208,6 +154,7 @@ class ConfigStoreAdapter:
             extra = sorted(set((actual or {}).get("tags", {})) - set(tags))
             if extra:
                 ssm.remove_tags_from_resource(ResourceType="Parameter", ResourceId=name, TagKeys=extra)
+        return now
 
     def delete(self, req: Req, obs: Observation[Parameters]) -> DeleteResult:
         ssm = client("ssm", req.region)
@@ -220,3 +167,72 @@ class ConfigStoreAdapter:
             f"; {others} other parameter(s) there, not this object's, were left in place" if others else ""
         )
         return DeleteResult(done=True, notes=(("ParametersDeleted", note),))
+
+
+def _ids(req: Req, ours: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {"externalName": req.external_name, "path": req.external_name, "region": req.region, "parameterCount": len(ours)}
+
+
+def judge(req: Req, found: dict[str, dict[str, Any]]) -> Observation[Parameters]:
+    """The observation of the parameters under the path (pure: after a read, or after the writes)."""
+    path = req.external_name
+    want = {path + k: p for k, p in req.spec.parameters.items()}
+    desired_tags = req.tags()
+    owner_uid: str | None = req.ref.uid
+    owner: str | None = None
+    diffs: list[Diff] = []
+    for name, p in sorted(found.items()):
+        uid, who = owner_of(p["tags"])
+        if name in want and uid is None and not req.adopt:
+            owner_uid, owner = None, None
+            break
+        if name in want and uid is not None and uid != req.ref.uid:
+            owner_uid, owner = uid, who
+            break
+    if owner_uid == req.ref.uid:
+        for name, param in sorted(want.items()):
+            key = name[len(path) :]
+            value, ptype = desired_value(req, param)
+            if value is None:
+                continue
+            actual = found.get(name)
+            secret = ptype == "SecureString"
+            show = SECRET_MASK if secret else value
+            if actual is None:
+                diffs.append(Diff(f"parameters.{key}", show, None))
+            elif actual["value"] != value or actual["type"] != ptype:
+                diffs.append(
+                    Diff(
+                        f"parameters.{key}",
+                        show if not secret else f"{SECRET_MASK} {ptype}",
+                        SECRET_MASK if actual["type"] == "SecureString" or secret else actual["value"],
+                    )
+                )
+            elif actual["tags"] != desired_tags:
+                diffs.append(Diff(f"parameters.{key}.tags", "spec tags", "different tags"))
+        for name, actual in sorted(found.items()):
+            if name not in want and actual["tags"].get("stackery.io/uid") == req.ref.uid:
+                diffs.append(
+                    Diff(
+                        f"parameters.{name[len(path) :]}",
+                        None,
+                        SECRET_MASK if actual["type"] == "SecureString" else actual["value"],
+                    )
+                )
+    ours = {n: p for n, p in found.items() if p["tags"].get("stackery.io/uid") == req.ref.uid}
+    if not found and not want:
+        # An empty store is a valid (virtual) resource: nothing to create.
+        return Observation(
+            exists=True, owner_uid=req.ref.uid, identifiers=_ids(req, {}), outputs={"CONFIG_PATH": path}, empty=True
+        )
+    if not ours and not any(n in want for n in found) and owner_uid == req.ref.uid:
+        return Observation(exists=False)
+    return Observation(
+        exists=True,
+        owner_uid=owner_uid,
+        owner=owner,
+        diffs=tuple(diffs),
+        identifiers=_ids(req, ours),
+        outputs={"CONFIG_PATH": path},
+        actual=Parameters(found),
+    )

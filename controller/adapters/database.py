@@ -625,8 +625,9 @@ class DatabaseAdapter(Composite[DatabaseSpec]):
     def claims(self, spec: DatabaseSpec) -> list[Claim]:
         return []
 
-    def observe(self, req: Request[DatabaseSpec]) -> Observation[Context[DatabaseSpec]]:
-        obs = super().observe(req)
+    def summary(self, ctx: Context[DatabaseSpec]) -> Observation[Context[DatabaseSpec]]:
+        obs = super().summary(ctx)
+        req = ctx.req
         net = req.nodes.get((NETWORK, req.spec.virtual_network)) or {}
         where = {"virtualNetwork": req.spec.virtual_network, "vpcId": net.get("vpcId") or req.status.get("vpcId")}
         return replace(obs, identifiers={**obs.identifiers, **where})

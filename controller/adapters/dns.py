@@ -91,10 +91,12 @@ class DnsRecordsPart(Generic[SpecT]):
     def ensure(self, ctx: Context[SpecT], seen: Seen[Records]) -> Seen[Records]:
         ref, zone = ctx.req.ref, self.zone(ctx)
         assert zone is not None
-        wanted = seen.actual.wanted if seen.actual else self.records(ctx)
+        # from this pass's context, not from observe's: what the records point at (a domain, a distribution)
+        # may have been made by an earlier part in this very pass
+        wanted = self.records(ctx)
         alias = self.alias_zone(ctx) if callable(self.alias_zone) else self.alias_zone
         upsert_records(zone, wanted, f"stackery {ref.namespace}/{ref.name}", alias_zone=alias)
-        return Seen(exists=True, actual=Records(wanted, []), owner_uid=ref.uid, identifiers=seen.identifiers)
+        return Seen(exists=True, actual=Records(wanted, []), owner_uid=ref.uid, identifiers={"hostedZoneId": zone})
 
     def delete(self, ctx: Context[SpecT], seen: Seen[Records]) -> str | None:
         """Remove the records that point at this node (a dangling alias to a deleted distribution could be taken over)."""

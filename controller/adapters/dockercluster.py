@@ -19,7 +19,7 @@ from typing import Any
 
 from ..api.dockercluster import DockerClusterSpec
 from ..aws.clients import client, error_code
-from ..core.adapter import NodeRef, ObjectRef, Observation, Reference, Request
+from ..core.adapter import NodeRef, ObjectRef, Observation, Reference
 from ..core.parts import Composite, Context, Seen
 from ..policy import Claim
 from .common import compare, owner_of, retag
@@ -149,9 +149,10 @@ class DockerClusterAdapter(Composite[DockerClusterSpec]):
     def claims(self, spec: DockerClusterSpec) -> list[Claim]:
         return []
 
-    def observe(self, req: Request[DockerClusterSpec]) -> Observation[Context[DockerClusterSpec]]:
+    def summary(self, ctx: Context[DockerClusterSpec]) -> Observation[Context[DockerClusterSpec]]:
         """Where its services run: the network's VPC and private subnets (from the request, no AWS call)."""
-        obs = super().observe(req)
+        obs = super().summary(ctx)
+        req = ctx.req
         net = req.nodes.get((NETWORK_KIND, req.spec.virtual_network)) or {}
         where = {
             "virtualNetwork": req.spec.virtual_network,

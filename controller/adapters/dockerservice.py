@@ -629,8 +629,9 @@ class DockerServiceAdapter(Composite[DockerServiceSpec]):
     def claims(self, spec: DockerServiceSpec) -> list[Claim]:
         return []
 
-    def observe(self, req: Request[DockerServiceSpec]) -> Observation[Context[DockerServiceSpec]]:
-        obs = super().observe(req)
+    def summary(self, ctx: Context[DockerServiceSpec]) -> Observation[Context[DockerServiceSpec]]:
+        obs = super().summary(ctx)
+        req = ctx.req
         cluster = req.nodes.get((CLUSTER, req.spec.cluster)) or {}
         spec = req.spec
         env = environment(spec.environment, spec.connections, req.nodes, req.wiring) if resolved(req) else {}

@@ -96,6 +96,18 @@ Nodes = Mapping[tuple[str, str], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
+class Live:
+    """The function as AWS holds it: configuration, tags, reserved concurrency, role policy, mappings, group."""
+
+    cfg: dict[str, Any]
+    tags: dict[str, str]
+    concurrency: int | None
+    role_policy: Any
+    mappings: list[dict[str, Any]]
+    group: str | None
+
+
+@dataclass(frozen=True)
 class Lambda:
     """What observe read that update/delete need again."""
 
@@ -105,6 +117,8 @@ class Lambda:
     arn: str
     group: str | None = None
     """Its security group in the network it is placed in (or left: then deleted once the function is out)."""
+    live: Live | None = None
+    """What was read (or written), for the state after an update."""
 
 
 def grants(status: Mapping[str, Any], ctx: GrantContext, access: Access) -> list[Statement]:
@@ -276,6 +290,13 @@ class FunctionAdapter:
             group = find_group(req, str(net["vpcId"]))
         elif req.status.get("securityGroupId") and group_exists(req, str(req.status["securityGroupId"])):
             group = str(req.status["securityGroupId"])  # left the network: its group goes once it is out
+        role_policy = ROLE.policy(req) if req.spec.role_arn is None else None
+        concurrency = (f.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
+        return self._judge(req, Live(cfg, tags, concurrency, role_policy, mappings, group))
+
+    def _judge(self, req: Req, live: Live) -> Observation[Lambda]:
+        """The observation of the function as it stands (pure: after observe's reads or after the writes)."""
+        cfg, tags, group, net = live.cfg, live.tags, live.group, self._network(req)
         want = self._desired(req, group if net is not None else None)
         have_cfg = {k: cfg.get(k) for k in want["config"]}
         have_cfg["Environment"] = {"Variables": (cfg.get("Environment") or {}).get("Variables") or {}}
@@ -284,18 +305,17 @@ class FunctionAdapter:
         for key in want["config"]:
             diffs += compare(key[0].lower() + key[1:], want["config"][key], have_cfg[key])
         diffs += compare("code", want["code_hash"], tags.get(CODE_TAG))
-        diffs += compare(
-            "reservedConcurrency", req.spec.reserved_concurrency, (f.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
-        )
+        diffs += compare("reservedConcurrency", req.spec.reserved_concurrency, live.concurrency)
         diffs += compare("tags", want["tags"], tags)
-        role_policy = None
         if req.spec.role_arn is None:
-            role_policy = ROLE.policy(req)
-            diffs += compare("rolePolicy", want["policy"], role_policy)
-        have_triggers = {m["EventSourceArn"]: mapping_have(m, want["triggers"].get(m["EventSourceArn"]) or {}) for m in mappings}
+            diffs += compare("rolePolicy", want["policy"], live.role_policy)
+        have_triggers = {
+            m["EventSourceArn"]: mapping_have(m, want["triggers"].get(m["EventSourceArn"]) or {}) for m in live.mappings
+        }
         diffs += compare("triggers", want["triggers"], have_triggers)
         if net is None and group:
             diffs += compare("securityGroup", None, group)
+        uid, owner = owner_of(tags)
         arn = cfg["FunctionArn"]
         return Observation(
             exists=True,
@@ -304,14 +324,14 @@ class FunctionAdapter:
             diffs=tuple(diffs),
             identifiers={
                 "arn": arn,
-                "externalName": name,
+                "externalName": req.external_name,
                 "region": req.region,
                 "roleArn": want["role_arn"],
                 "environmentKeys": sorted(want["config"]["Environment"]["Variables"]),
                 "securityGroupId": group,
             },
-            outputs={"FUNCTION_NAME": name, "FUNCTION_ARN": arn},
-            actual=Lambda(want, tags, mappings, arn, group),
+            outputs={"FUNCTION_NAME": req.external_name, "FUNCTION_ARN": arn},
+            actual=Lambda(want, tags, live.mappings, arn, group, live),
         )
 
     def _resolved(self, req: Req) -> bool:
@@ -326,9 +346,10 @@ class FunctionAdapter:
             return NOT_FOUND
         return Observation(exists=False, residual=ROLE.held(req))
 
-    def create(self, req: Req, obs: Observation[Lambda] | None = None) -> None:
+    def create(self, req: Req, obs: Observation[Lambda] | None = None) -> Observation[Lambda] | None:
         net = self._network(req)
-        want = self._desired(req, ensure_group(req, str(net["vpcId"])) if net is not None else None)
+        group = ensure_group(req, str(net["vpcId"])) if net is not None else None
+        want = self._desired(req, group)
         if req.spec.role_arn is None:
             ROLE.ensure(req, want["policy"], f"Execution role of StackeryFunction {req.ref.namespace}/{req.ref.name}")
         lam = client("lambda", req.region)
@@ -340,21 +361,27 @@ class FunctionAdapter:
             **want["config"],
         }
         try:
-            lam.create_function(**kwargs)
+            made = lam.create_function(**kwargs)
         except Exception as exc:
             code = error_code(exc)
             if code == "ResourceConflictException":
-                return  # a retried create: observe decides
+                return None  # a retried create: observe decides
             if code == "InvalidParameterValueException" and "role" in str(exc).lower():
                 raise RecoverableError(f"execution role not usable yet (IAM is eventually consistent): {exc}") from None
             raise
+        # CreateFunction answers with the configuration as created; the role policy and tags were just written;
+        # mappings and reserved concurrency are differences update applies. Nothing is read back.
+        policy = want["policy"] if req.spec.role_arn is None else None
+        return self._judge(req, Live(dict(made), dict(want["tags"]), None, policy, [], group))
 
-    def update(self, req: Req, obs: Observation[Lambda]) -> None:
+    def update(self, req: Req, obs: Observation[Lambda]) -> Observation[Lambda] | None:
         assert obs.actual is not None
         lam = client("lambda", req.region)
         actual = obs.actual
         want, name = actual.want, req.external_name
         changed = {d.field for d in obs.diffs}
+        live = actual.live
+        group = actual.group
         if "rolePolicy" in changed:
             ROLE.ensure(req, want["policy"], f"Execution role of StackeryFunction {req.ref.namespace}/{req.ref.name}")
         cfg_fields = {k[0].lower() + k[1:] for k in want["config"]}
@@ -363,14 +390,16 @@ class FunctionAdapter:
             group = ensure_group(req, str(net["vpcId"]))
             carried = [g for g in want["config"]["VpcConfig"]["SecurityGroupIds"] if g != PENDING_GROUP]
             want = {**want, "config": {**want["config"], "VpcConfig": vpc_config(private_subnets(net), group, carried)}}
+        cfg = dict(live.cfg) if live else {}
         if changed & cfg_fields:
-            lam.update_function_configuration(FunctionName=name, **want["config"])
+            cfg = dict(lam.update_function_configuration(FunctionName=name, **want["config"]))
         if net is None and actual.group and "securityGroup" in changed:  # moved out: its group goes
             wait = delete_group(req, actual.group)
             if wait:
                 raise WaitingError(wait, reason="ReleasingNetwork")
+            group = None
         if "code" in changed:
-            lam.update_function_code(FunctionName=name, **want["code"])
+            cfg = dict(lam.update_function_code(FunctionName=name, **want["code"]))
         if "code" in changed or "tags" in changed:
             lam.tag_resource(Resource=actual.arn, Tags=want["tags"])
             extra = sorted(set(actual.tags) - set(want["tags"]))
@@ -381,18 +410,37 @@ class FunctionAdapter:
                 lam.delete_function_concurrency(FunctionName=name)
             else:
                 lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=req.spec.reserved_concurrency)
+        mappings = list(actual.mappings)
         if "triggers" in changed:
             have = {m["EventSourceArn"]: m for m in actual.mappings}
-            for source, cfg in want["triggers"].items():
+            kept: list[dict[str, Any]] = []
+            for source, mcfg in want["triggers"].items():
                 m = have.get(source)
                 if m is None:
-                    lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source, **cfg)
-                elif mapping_have(m, cfg) != cfg:
+                    kept.append(dict(lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source, **mcfg)))
+                elif mapping_have(m, mcfg) != mcfg:
                     lam.delete_event_source_mapping(UUID=m["UUID"])  # starting position is fixed: replace
-                    lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source, **cfg)
+                    kept.append(dict(lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source, **mcfg)))
+                else:
+                    kept.append(m)
             for source, m in have.items():
                 if source not in want["triggers"]:
                     lam.delete_event_source_mapping(UUID=m["UUID"])
+            mappings = kept
+        if live is None or not cfg:
+            return None  # nothing read to build on (cannot happen after a full observe): read again
+        # the state as written: configuration and code as UpdateFunction* answered, the rest as set above
+        return self._judge(
+            req,
+            Live(
+                cfg,
+                dict(want["tags"]) if {"code", "tags"} & changed else live.tags,
+                req.spec.reserved_concurrency if "reservedConcurrency" in changed else live.concurrency,
+                want["policy"] if "rolePolicy" in changed else live.role_policy,
+                mappings,
+                group,
+            ),
+        )
 
     def delete(self, req: Req, obs: Observation[Lambda]) -> DeleteResult:
         lam = client("lambda", req.region)

@@ -649,8 +649,9 @@ class LoadBalancerAdapter(Composite[LoadBalancerSpec]):
     def claims(self, spec: LoadBalancerSpec) -> list[Claim]:
         return []
 
-    def observe(self, req: Request[LoadBalancerSpec]) -> Observation[Context[LoadBalancerSpec]]:
-        obs = super().observe(req)
+    def summary(self, ctx: Context[LoadBalancerSpec]) -> Observation[Context[LoadBalancerSpec]]:
+        obs = super().summary(ctx)
+        req = ctx.req
         return replace(obs, identifiers={**obs.identifiers, "vpcId": vpc(Context(req))})
 
     def delete(self, req: Request[LoadBalancerSpec], obs: Observation[Context[LoadBalancerSpec]]) -> DeleteResult:

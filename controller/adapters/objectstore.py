@@ -12,7 +12,7 @@ statements whose Sid starts with "StackeryObjectStore" and leaves every other st
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..api.objectstore import ObjectStoreSpec
@@ -52,9 +52,16 @@ WRITE_ACTIONS = [
 
 @dataclass(frozen=True)
 class Bucket:
-    """What observe read that update/delete need again."""
+    """The bucket's settings as read (or as just written); update/delete need the whole policy again."""
 
     policy: dict[str, Any] | None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    encryption: dict[str, Any] | None = None
+    public_access_block: dict[str, bool] | None = None
+    versioning: str | None = None
+    website: dict[str, Any] | None = None
+    cors: list[dict[str, Any]] | None = None
+    lifecycle: list[dict[str, Any]] | None = None
 
 
 def grants(status: Mapping[str, Any], ctx: GrantContext, access: Access) -> list[Statement]:
@@ -151,6 +158,54 @@ def _norm_rule(rule: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rule.items() if v not in (None, [], {}, "")}
 
 
+def desired_state(req: Req, policy: dict[str, Any] | None) -> Bucket:
+    """The bucket as the spec wants it, around the (shared) policy it holds."""
+    spec = req.spec
+    return Bucket(
+        policy=merged_policy(policy, desired_statements(spec, req.external_name)),
+        tags=req.tags(),
+        encryption=desired_encryption(spec),
+        public_access_block=desired_public_access_block(spec),
+        versioning="Enabled" if spec.versioning else None,
+        website=desired_website(spec),
+        cors=[_norm_rule(r) for r in desired_cors(spec) or []] or None,
+        lifecycle=[_norm_rule(r) for r in desired_lifecycle(spec) or []] or None,
+    )
+
+
+def judge(req: Req, b: Bucket) -> Observation[Bucket]:
+    """The observation of a bucket in state b (pure: observe's reads and update's writes both end here)."""
+    spec, bucket = req.spec, req.external_name
+    uid, owner = owner_of(dict(b.tags))
+    ver = b.versioning
+    want_versioning = "Enabled" if spec.versioning else ver if ver in (None, "Suspended") else "Suspended"
+    want = desired_state(req, b.policy)
+    diffs: list[Diff] = [
+        *compare("tags", want.tags, dict(b.tags)),
+        *compare("encryption", want.encryption, b.encryption),
+        *compare("publicAccessBlock", want.public_access_block, b.public_access_block),
+        *compare("policy", desired_statements(spec, bucket), our_statements(b.policy)),
+        *compare("versioning", want_versioning, ver),
+        *compare("website", want.website, b.website),
+        *compare("cors", want.cors, b.cors),
+        *compare("lifecycle", want.lifecycle, b.lifecycle),
+    ]
+    arn = f"arn:aws:s3:::{bucket}"
+    website_url = f"http://{bucket}.s3-website-{req.region}.amazonaws.com" if b.website else None
+    outputs = {"BUCKET_NAME": bucket, "BUCKET_ARN": arn}
+    if website_url:
+        outputs["WEBSITE_URL"] = website_url
+    return Observation(
+        exists=True,
+        owner_uid=uid,
+        owner=owner,
+        diffs=tuple(diffs),
+        identifiers={"arn": arn, "externalName": bucket, "region": req.region, "websiteUrl": website_url},
+        outputs=outputs,
+        actual=b,
+    )
+
+
 # ------------------------------------------------------------------ adapter
 class ObjectStoreAdapter:
     name_scope: ClaimKind | None = None
@@ -189,9 +244,7 @@ class ObjectStoreAdapter:
         other = foreign(req, tags)
         if other is not None:
             return other
-        uid, owner = owner_of(tags)
 
-        spec = req.spec
         enc = self._get(s3, "get_bucket_encryption", bucket, "ServerSideEncryptionConfigurationNotFoundError")
         enc_rule = ((enc or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules") or [None])[0]
         if enc_rule is not None:
@@ -200,43 +253,22 @@ class ObjectStoreAdapter:
                 "BucketKeyEnabled": bool(enc_rule.get("BucketKeyEnabled", False)),
             }
         pab = self._get(s3, "get_public_access_block", bucket, "NoSuchPublicAccessBlockConfiguration")
-        pab_cfg = (pab or {}).get("PublicAccessBlockConfiguration")
-        policy = read_bucket_policy(bucket, req.region)
-        ver = s3.get_bucket_versioning(Bucket=bucket).get("Status")
         site = self._get(s3, "get_bucket_website", bucket, "NoSuchWebsiteConfiguration")
-        site_cfg = {k: site[k] for k in ("IndexDocument", "ErrorDocument") if site and k in site} or None
         cors = self._get(s3, "get_bucket_cors", bucket, "NoSuchCORSConfiguration")
-        cors_rules = [_norm_rule({k: v for k, v in r.items() if k != "ID"}) for r in (cors or {}).get("CORSRules", [])] or None
         lc = self._get(s3, "get_bucket_lifecycle_configuration", bucket, "NoSuchLifecycleConfiguration")
-        lc_rules = [_norm_rule(r) for r in (lc or {}).get("Rules", [])] or None
-
-        want_versioning = "Enabled" if spec.versioning else ver if ver in (None, "Suspended") else "Suspended"
-        diffs: list[Diff] = [
-            *compare("tags", req.tags(), tags),
-            *compare("encryption", desired_encryption(spec), enc_rule),
-            *compare("publicAccessBlock", desired_public_access_block(spec), pab_cfg),
-            *compare("policy", desired_statements(spec, bucket), our_statements(policy)),
-            *compare("versioning", want_versioning, ver),
-            *compare("website", desired_website(spec), site_cfg),
-            *compare("cors", [_norm_rule(r) for r in desired_cors(spec) or []] or None, cors_rules),
-            *compare("lifecycle", [_norm_rule(r) for r in desired_lifecycle(spec) or []] or None, lc_rules),
-        ]
-        arn = f"arn:aws:s3:::{bucket}"
-        website_url = f"http://{bucket}.s3-website-{req.region}.amazonaws.com" if site_cfg else None
-        outputs = {"BUCKET_NAME": bucket, "BUCKET_ARN": arn}
-        if website_url:
-            outputs["WEBSITE_URL"] = website_url
-        return Observation(
-            exists=True,
-            owner_uid=uid,
-            owner=owner,
-            diffs=tuple(diffs),
-            identifiers={"arn": arn, "externalName": bucket, "region": req.region, "websiteUrl": website_url},
-            outputs=outputs,
-            actual=Bucket(policy),
+        state = Bucket(
+            policy=read_bucket_policy(bucket, req.region),
+            tags=tags,
+            encryption=enc_rule,
+            public_access_block=(pab or {}).get("PublicAccessBlockConfiguration"),
+            versioning=s3.get_bucket_versioning(Bucket=bucket).get("Status"),
+            website={k: site[k] for k in ("IndexDocument", "ErrorDocument") if site and k in site} or None,
+            cors=[_norm_rule({k: v for k, v in r.items() if k != "ID"}) for r in (cors or {}).get("CORSRules", [])] or None,
+            lifecycle=[_norm_rule(r) for r in (lc or {}).get("Rules", [])] or None,
         )
+        return judge(req, state)
 
-    def create(self, req: Req, obs: Observation[Bucket] | None = None) -> None:
+    def create(self, req: Req, obs: Observation[Bucket] | None = None) -> Observation[Bucket] | None:
         s3 = client("s3", req.region)
         cfg: dict[str, Any] = {"Tags": tag_list(req.tags())}
         if req.region != "us-east-1":
@@ -251,13 +283,18 @@ class ObjectStoreAdapter:
                 ) from None
             if error_code(exc) != "BucketAlreadyOwnedByYou":
                 raise
+            return None  # made by an earlier pass that did not get to record it: only a read can tell what it holds
         # Tags at creation are not honoured everywhere (moto ignores them): tag explicitly, right away.
         s3.put_bucket_tagging(Bucket=req.external_name, Tagging={"TagSet": tag_list(req.tags())})
+        # A new bucket holds only its tags as far as this object relies on: every other setting is written by
+        # update (even where AWS's defaults might already match, so nothing rests on a default that changes).
+        return judge(req, Bucket(policy=None, tags=req.tags()))
 
-    def update(self, req: Req, obs: Observation[Bucket]) -> None:
+    def update(self, req: Req, obs: Observation[Bucket]) -> Observation[Bucket]:
         s3 = client("s3", req.region)
         bucket, spec = req.external_name, req.spec
         changed = {d.field for d in obs.diffs}
+        before = obs.actual or Bucket(policy=None)
         # Order matters: relax the public access block before a public policy, tag first so
         # ownership is recorded before anything else changes.
         if "tags" in changed:
@@ -266,9 +303,10 @@ class ObjectStoreAdapter:
             s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [desired_encryption(spec)]})
         if "publicAccessBlock" in changed:
             s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=desired_public_access_block(spec))
+        policy = before.policy
         if "policy" in changed:
-            policy = obs.actual.policy if obs.actual else None
-            write_bucket_policy(bucket, req.region, merged_policy(policy, desired_statements(spec, bucket)))
+            policy = merged_policy(before.policy, desired_statements(spec, bucket))
+            write_bucket_policy(bucket, req.region, policy)
         if "versioning" in changed:
             s3.put_bucket_versioning(
                 Bucket=bucket, VersioningConfiguration={"Status": "Enabled" if spec.versioning else "Suspended"}
@@ -291,6 +329,11 @@ class ObjectStoreAdapter:
                 s3.delete_bucket_lifecycle(Bucket=bucket)
             else:
                 s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": lc})
+        # every differing setting was written as desired: the bucket now is what the spec says (no read-back)
+        after = desired_state(req, policy)
+        if not spec.versioning:  # versioning is never turned off, only suspended
+            after = replace(after, versioning="Suspended" if "versioning" in changed else before.versioning)
+        return judge(req, after)
 
     def delete(self, req: Req, obs: Observation[Bucket]) -> DeleteResult:
         s3 = client("s3", req.region)

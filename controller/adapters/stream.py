@@ -97,6 +97,13 @@ class StreamPart:
                 if error_code(exc) != "ResourceInUseException":  # a retried create: it exists, observe says whose
                     raise
             arn = f"arn:aws:kinesis:{ctx.req.region}:{account_id(ctx.req.region)}:stream/{name}"  # (CreateStream returns nothing)
+            # moto drops CreateStream's tags: tag again at once, so ownership never rests on a read-back. AWS
+            # keeps them and may refuse AddTagsToStream while CREATING (ResourceInUse): they are there already.
+            try:
+                k.add_tags_to_stream(StreamName=name, Tags=ctx.req.tags())
+            except Exception as exc:
+                if error_code(exc) != "ResourceInUseException":
+                    raise
             made = {"StreamName": name, "StreamARN": arn, "StreamStatus": "CREATING", "Tags": ctx.req.tags()}
             return self._seen(ctx, {**made, "StreamModeDetails": args["StreamModeDetails"], "RetentionPeriodHours": 24})
         s = dict(seen.actual or {})

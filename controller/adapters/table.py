@@ -50,10 +50,12 @@ class Table:
     """What observe read that update/delete need again."""
 
     table: dict[str, Any]
+    """DescribeTable's (or the last CreateTable/UpdateTable's) table description."""
     tags: dict[str, str]
     ttl: str | None
     targets: dict[str, list[int]]
     policies: dict[str, float]
+    pitr: bool = False
 
 
 def grants(status: Mapping[str, Any], ctx: GrantContext, access: Access) -> list[Statement]:
@@ -63,6 +65,74 @@ def grants(status: Mapping[str, Any], ctx: GrantContext, access: Access) -> list
 
 
 WIRING = Wiring(env=(("TABLE_NAME", "externalName"), ("TABLE_ARN", "arn")), grants=grants)
+
+
+def judge(req: Req, state: Table) -> Observation[Table]:
+    """The observation of a table in this state (pure: observe's reads and the writes' answers both end here)."""
+    spec, name, t, tags = req.spec, req.external_name, state.table, state.tags
+    arn = t["TableArn"]
+    uid, owner = owner_of(tags)
+    if t.get("TableStatus") == "DELETING":  # DeleteTable is asynchronous: gone only when DescribeTable says so
+        return Observation(
+            exists=True,
+            owner_uid=uid,
+            owner=owner,
+            deleting=True,
+            waiting=f"table {name} is DELETING",
+            waiting_reason="Deleting",
+        )
+    if t.get("KeySchema") != key_schema(spec.hash_key, spec.range_key):
+        raise InvalidSpecError(
+            f"table {name} has keys {t.get('KeySchema')}, the spec asks for {key_schema(spec.hash_key, spec.range_key)}; "
+            "DynamoDB keys cannot change: match the spec to the table, or use another tableName"
+        )
+    billing = t.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+    stream = t.get("StreamSpecification") or {"StreamEnabled": False}
+    want_stream = {"enabled": spec.stream.enabled, "viewType": spec.stream.view_type if spec.stream.enabled else None}
+    have_stream = {
+        "enabled": bool(stream.get("StreamEnabled")),
+        "viewType": stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
+    }
+    want_gsi = {g.name: index_definition(g) for g in spec.global_secondary_indexes}
+    have_gsi = {
+        g["IndexName"]: {"KeySchema": g["KeySchema"], "Projection": {"ProjectionType": g["Projection"]["ProjectionType"]}}
+        for g in t.get("GlobalSecondaryIndexes", [])
+    }
+    diffs: list[Diff] = [
+        *compare("tags", req.tags(), tags),
+        *compare("billingMode", spec.billing_mode, billing),
+        *compare("stream", want_stream, have_stream),
+        *compare("ttlAttribute", spec.ttl_attribute, state.ttl),
+        *compare("pointInTimeRecovery", spec.point_in_time_recovery, state.pitr),
+        *compare("deletionProtection", spec.deletion_protection, bool(t.get("DeletionProtectionEnabled"))),
+        *compare("globalSecondaryIndexes", want_gsi, have_gsi),
+        *compare("autoscaling", scaling_targets(spec, name), state.targets),
+        *compare("autoscalingTarget", scaling_policies(spec, name), state.policies),
+    ]
+    if spec.billing_mode == "PROVISIONED" and spec.autoscaling is None and billing == "PROVISIONED":
+        have_tp = {k: t["ProvisionedThroughput"][k] for k in ("ReadCapacityUnits", "WriteCapacityUnits")}
+        diffs += compare("capacity", throughput(spec), have_tp)
+    outputs = {"TABLE_NAME": name, "TABLE_ARN": arn}
+    if t.get("LatestStreamArn") and have_stream["enabled"]:
+        outputs["TABLE_STREAM_ARN"] = t["LatestStreamArn"]
+    status = t.get("TableStatus", "ACTIVE")
+    return Observation(
+        exists=True,
+        owner_uid=uid,
+        owner=owner,
+        diffs=tuple(diffs),
+        identifiers={
+            "arn": arn,
+            "externalName": name,
+            "region": req.region,
+            "tableStatus": status,
+            "streamArn": outputs.get("TABLE_STREAM_ARN"),
+        },
+        outputs=outputs,
+        actual=state,
+        waiting=None if status == "ACTIVE" else f"table is {status}",
+        waiting_reason="TableUpdating",
+    )
 
 
 # ------------------------------------------------------------------ adapter
@@ -80,32 +150,17 @@ class TableAdapter:
 
     def observe(self, req: Req) -> Observation[Table]:
         ddb = client("dynamodb", req.region)
-        name, spec = req.external_name, req.spec
+        name = req.external_name
         found = or_none(lambda: ddb.describe_table(TableName=name), "ResourceNotFoundException")
         if found is None:
             return NOT_FOUND
         t = found["Table"]
-        arn = t["TableArn"]
-        tags = tag_dict(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags"))
+        tags = tag_dict(ddb.list_tags_of_resource(ResourceArn=t["TableArn"]).get("Tags"))
         other = foreign(req, tags)
         if other is not None:
             return other
-        uid, owner = owner_of(tags)
-        if t.get("TableStatus") == "DELETING":  # DeleteTable is asynchronous: gone only when DescribeTable says so
-            return Observation(
-                exists=True,
-                owner_uid=uid,
-                owner=owner,
-                deleting=True,
-                waiting=f"table {name} is DELETING",
-                waiting_reason="Deleting",
-            )
-
-        if t.get("KeySchema") != key_schema(spec.hash_key, spec.range_key):
-            raise InvalidSpecError(
-                f"table {name} has keys {t.get('KeySchema')}, the spec asks for {key_schema(spec.hash_key, spec.range_key)}; "
-                "DynamoDB keys cannot change: match the spec to the table, or use another tableName"
-            )
+        if t.get("TableStatus") == "DELETING" or t.get("KeySchema") != key_schema(req.spec.hash_key, req.spec.range_key):
+            return judge(req, Table(t, tags, None, {}, {}))  # nothing more worth reading
         ttl = ddb.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
         ttl_attr = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
         pitr = (
@@ -114,55 +169,8 @@ class TableAdapter:
             .get("PointInTimeRecoveryStatus")
             == "ENABLED"
         )
-        actual_targets, actual_policies = self._scaling(req, t)
-
-        billing = t.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
-        stream = t.get("StreamSpecification") or {"StreamEnabled": False}
-        want_stream = {"enabled": spec.stream.enabled, "viewType": spec.stream.view_type if spec.stream.enabled else None}
-        have_stream = {
-            "enabled": bool(stream.get("StreamEnabled")),
-            "viewType": stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
-        }
-        want_gsi = {g.name: index_definition(g) for g in spec.global_secondary_indexes}
-        have_gsi = {
-            g["IndexName"]: {"KeySchema": g["KeySchema"], "Projection": {"ProjectionType": g["Projection"]["ProjectionType"]}}
-            for g in t.get("GlobalSecondaryIndexes", [])
-        }
-        diffs: list[Diff] = [
-            *compare("tags", req.tags(), tags),
-            *compare("billingMode", spec.billing_mode, billing),
-            *compare("stream", want_stream, have_stream),
-            *compare("ttlAttribute", spec.ttl_attribute, ttl_attr),
-            *compare("pointInTimeRecovery", spec.point_in_time_recovery, pitr),
-            *compare("deletionProtection", spec.deletion_protection, bool(t.get("DeletionProtectionEnabled"))),
-            *compare("globalSecondaryIndexes", want_gsi, have_gsi),
-            *compare("autoscaling", scaling_targets(spec, name), actual_targets),
-            *compare("autoscalingTarget", scaling_policies(spec, name), actual_policies),
-        ]
-        if spec.billing_mode == "PROVISIONED" and spec.autoscaling is None and billing == "PROVISIONED":
-            have_tp = {k: t["ProvisionedThroughput"][k] for k in ("ReadCapacityUnits", "WriteCapacityUnits")}
-            diffs += compare("capacity", throughput(spec), have_tp)
-        outputs = {"TABLE_NAME": name, "TABLE_ARN": arn}
-        if t.get("LatestStreamArn") and have_stream["enabled"]:
-            outputs["TABLE_STREAM_ARN"] = t["LatestStreamArn"]
-        status = t.get("TableStatus", "ACTIVE")
-        return Observation(
-            exists=True,
-            owner_uid=uid,
-            owner=owner,
-            diffs=tuple(diffs),
-            identifiers={
-                "arn": arn,
-                "externalName": name,
-                "region": req.region,
-                "tableStatus": status,
-                "streamArn": outputs.get("TABLE_STREAM_ARN"),
-            },
-            outputs=outputs,
-            actual=Table(t, tags, ttl_attr, actual_targets, actual_policies),
-            waiting=None if status == "ACTIVE" else f"table is {status}",
-            waiting_reason="TableUpdating",
-        )
+        targets, policies = self._scaling(req, t)
+        return judge(req, Table(t, tags, ttl_attr, targets, policies, pitr))
 
     def _scaling(self, req: Req, t: dict[str, Any]) -> tuple[dict[str, list[int]], dict[str, float]]:
         aas = client("application-autoscaling", req.region)
@@ -181,7 +189,7 @@ class TableAdapter:
                     policies[f"{rid}|{p['ScalableDimension']}"] = float(cfg.get("TargetValue", 0))
         return targets, policies
 
-    def create(self, req: Req, obs: Observation[Table] | None = None) -> None:
+    def create(self, req: Req, obs: Observation[Table] | None = None) -> Observation[Table] | None:
         ddb = client("dynamodb", req.region)
         spec = req.spec
         kwargs: dict[str, Any] = {
@@ -200,12 +208,16 @@ class TableAdapter:
         if spec.global_secondary_indexes:
             kwargs["GlobalSecondaryIndexes"] = [index_create(g, spec) for g in spec.global_secondary_indexes]
         try:
-            ddb.create_table(**kwargs)
+            made = ddb.create_table(**kwargs)["TableDescription"]
         except Exception as exc:
             if error_code(exc) != "ResourceInUseException":  # already there (a retried create): observe decides
                 raise
+            return None
+        # CreateTable's answer is the table as it stands (CREATING on AWS): TTL, backups and scaling are not set
+        # yet, so they are differences update applies (once ACTIVE); nothing is read back.
+        return judge(req, Table(made, req.tags(), None, {}, {}))
 
-    def update(self, req: Req, obs: Observation[Table]) -> None:
+    def update(self, req: Req, obs: Observation[Table]) -> Observation[Table]:
         assert obs.actual is not None
         actual = obs.actual
         if actual.table.get("TableStatus", "ACTIVE") != "ACTIVE":
@@ -226,19 +238,19 @@ class TableAdapter:
                 live = [g["IndexName"] for g in t.get("GlobalSecondaryIndexes", [])]
                 if live and "billingMode" in changed:
                     kw["GlobalSecondaryIndexUpdates"] = [{"Update": {"IndexName": i, "ProvisionedThroughput": tp}} for i in live]
-            ddb.update_table(**kw)
+            t = ddb.update_table(**kw)["TableDescription"]
         if "stream" in changed:
             have = t.get("StreamSpecification") or {}
             if have.get("StreamEnabled"):  # a view type change needs the stream off first
-                ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+                t = ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})["TableDescription"]
             if spec.stream.enabled:
-                ddb.update_table(
+                t = ddb.update_table(
                     TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": spec.stream.view_type}
-                )
+                )["TableDescription"]
         if "deletionProtection" in changed:
-            ddb.update_table(TableName=name, DeletionProtectionEnabled=spec.deletion_protection)
+            t = ddb.update_table(TableName=name, DeletionProtectionEnabled=spec.deletion_protection)["TableDescription"]
         if "globalSecondaryIndexes" in changed:
-            self._indexes(req, t)
+            t = self._indexes(req, t)
         if "ttlAttribute" in changed:
             old = actual.ttl
             if old is not None:
@@ -253,9 +265,22 @@ class TableAdapter:
             )
         if "autoscaling" in changed or "autoscalingTarget" in changed:
             self._apply_scaling(req, actual.targets, actual.policies)
+        # what every write answered (UpdateTable: the table description) or set: no read-back
+        return judge(
+            req,
+            Table(
+                t,
+                req.tags() if "tags" in changed else actual.tags,
+                spec.ttl_attribute if "ttlAttribute" in changed else actual.ttl,
+                scaling_targets(spec, name) if "autoscaling" in changed else actual.targets,
+                scaling_policies(spec, name) if {"autoscaling", "autoscalingTarget"} & changed else actual.policies,
+                spec.point_in_time_recovery if "pointInTimeRecovery" in changed else actual.pitr,
+            ),
+        )
 
-    def _indexes(self, req: Req, t: dict[str, Any]) -> None:
-        """One index change per UpdateTable call (a DynamoDB rule); the rest follow on later passes."""
+    def _indexes(self, req: Req, t: dict[str, Any]) -> dict[str, Any]:
+        """One index change per UpdateTable call (a DynamoDB rule); the rest follow on later passes. Returns the
+        table description UpdateTable answered."""
         ddb = client("dynamodb", req.region)
         want = {g.name: g for g in req.spec.global_secondary_indexes}
         have = {g["IndexName"]: g for g in t.get("GlobalSecondaryIndexes", [])}
@@ -263,16 +288,17 @@ class TableAdapter:
             definition = {"KeySchema": g["KeySchema"], "Projection": {"ProjectionType": g["Projection"]["ProjectionType"]}}
             if name not in want or definition != index_definition(want[name]):
                 self._drop_scaling(req, f"table/{req.external_name}/index/{name}")
-                ddb.update_table(TableName=req.external_name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}])
-                return
+                got = ddb.update_table(TableName=req.external_name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}])
+                return dict(got["TableDescription"])
         for name, g in want.items():
             if name not in have:
-                ddb.update_table(
+                got = ddb.update_table(
                     TableName=req.external_name,
                     AttributeDefinitions=attribute_definitions(req.spec),
                     GlobalSecondaryIndexUpdates=[{"Create": index_create(g, req.spec)}],
                 )
-                return
+                return dict(got["TableDescription"])
+        return t
 
     def _apply_scaling(self, req: Req, targets: dict[str, list[int]], policies: dict[str, float]) -> None:
         aas = client("application-autoscaling", req.region)

@@ -175,12 +175,18 @@ class Adapter(Protocol[SpecT, ActualT]):
 
     def observe(self, req: Request[SpecT]) -> Observation[ActualT]: ...
 
-    def create(self, req: Request[SpecT], obs: Observation[ActualT] | None = None) -> None:
-        """Create what observe found missing (obs, when given, is that observation: no re-read)."""
+    def create(self, req: Request[SpecT], obs: Observation[ActualT] | None = None) -> Observation[ActualT] | None:
+        """Create what observe found missing (obs, when given, is that observation: no re-read).
+
+        Returns what the new resource is known to be without reading it back (its differences from the
+        spec are what update then applies), or None when only a fresh observe can tell (the core
+        observes then). AWS calls are the cost: a create never reads back what it just wrote."""
         ...
 
-    def update(self, req: Request[SpecT], obs: Observation[ActualT]) -> None:
-        """Apply exactly the differences in obs.diffs."""
+    def update(self, req: Request[SpecT], obs: Observation[ActualT]) -> Observation[ActualT] | None:
+        """Apply exactly the differences in obs.diffs. Returns the observation as it stands after the
+        writes (what AWS answered, or obs with the written fields now as desired), or None when only a
+        fresh observe can tell."""
         ...
 
     def delete(self, req: Request[SpecT], obs: Observation[ActualT]) -> DeleteResult:

@@ -208,15 +208,16 @@ class Composite(Generic[SpecT]):
         assert got is not None
         return got
 
-    def create(self, req: Request[SpecT], obs: Observation[Context[SpecT]] | None = None) -> None:
-        self._converge(self._context(req, obs))
+    def create(self, req: Request[SpecT], obs: Observation[Context[SpecT]] | None = None) -> Observation[Context[SpecT]]:
+        return self._converge(self._context(req, obs))
 
-    def update(self, req: Request[SpecT], obs: Observation[Context[SpecT]]) -> None:
-        self._converge(self._context(req, obs))
+    def update(self, req: Request[SpecT], obs: Observation[Context[SpecT]]) -> Observation[Context[SpecT]]:
+        return self._converge(self._context(req, obs))
 
-    def _converge(self, ctx: Context[SpecT]) -> None:
+    def _converge(self, ctx: Context[SpecT]) -> Observation[Context[SpecT]]:
         """Ensure every wanted part that is missing, differs or is still waiting, in creation order; stop
-        before a part whose dependency is waiting; then remove parts no longer wanted, dependents first."""
+        before a part whose dependency is waiting; then remove parts no longer wanted, dependents first.
+        Returns the summary of what each part was seen as, or returned by its ensure: nothing is read back."""
         blocked: dict[str, Seen[Any]] = {}
         changed: set[str] = set()
         for p in self.parts:
@@ -243,6 +244,7 @@ class Composite(Generic[SpecT]):
                 if wait is not None:
                     raise WaitingError(wait, reason="Updating")
                 ctx.seen[p.name] = ABSENT
+        return self.summary(ctx)
 
     # ---------------------------------------------------------------- delete
     def delete(self, req: Request[SpecT], obs: Observation[Context[SpecT]]) -> DeleteResult:

@@ -207,12 +207,14 @@ class Reconciler(Generic[SpecT]):
         if not obs.exists:
             self.cluster.mark_pending_create(obj.ref, req.external_name)
             try:
-                self.adapter.create(req, obs)
+                made = self.adapter.create(req, obs)
             except WaitingError as wait:  # a prerequisite is not there yet (e.g. certificate approval)
                 obs = self.adapter.observe(req)  # record what create started (e.g. the requested certificate)
                 return Outcome("waiting", wait.reason, wait.message, obs=obs, retry_after=wait.retry_after)
             created = True
-            obs = self.adapter.observe(req)
+            # what a successful create set is known without reading it back; only an adapter that cannot
+            # tell (None) is observed again (issue 15: the next scheduled check verifies)
+            obs = made if made is not None else self.adapter.observe(req)
             if not obs.exists:
                 raise RecoverableError(f"created {req.external_name} but it is not visible yet")
 
@@ -221,10 +223,10 @@ class Reconciler(Generic[SpecT]):
         if obs.diffs and correct:
             changed = obs.diffs
             try:
-                self.adapter.update(req, obs)
+                after = self.adapter.update(req, obs)
             except WaitingError as wait:
                 return Outcome("waiting", wait.reason, wait.message, obs=obs, retry_after=wait.retry_after)
-            obs = self.adapter.observe(req)
+            obs = after if after is not None else self.adapter.observe(req)
             corrected = () if (created or spec_changed) else changed
             if obs.diffs and obs.waiting:  # a part still on its way (e.g. a certificate) explains what is left
                 return self._settle(obj, req, obs)
