@@ -154,8 +154,8 @@ def run(n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0) 
         throttled = bed.metric_total("stackery_aws_api_calls_total", outcome="throttled")
         waited = bed.metric_total("stackery_aws_rate_limit_wait_seconds_total")
         # one drift check of every object: an annotation change makes each reconcile once (observe only)
+        time.sleep(1.1)  # passes of the create finished in an earlier second than the stamp
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        time.sleep(1.1)
         t1 = time.monotonic()
         bed.kubectl(
             "annotate",
@@ -214,8 +214,8 @@ def run_networks(n: int, timeout: float) -> dict[str, Any]:
         ready = poll(lambda: count_ready(states(bed)), n, t0, timeout)
         t_ready = time.monotonic() - t0
         create_calls = api_calls(bed)
+        time.sleep(1.1)  # passes of the create finished in an earlier second than the stamp
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        time.sleep(1.1)
         t1 = time.monotonic()
         bed.kubectl("annotate", "stackeryvirtualnetworks", "--all", "bench/poke=1", "--overwrite", timeout=600)
         checked = poll(lambda: count_ready(states(bed), since=stamp), n, t1, timeout)
