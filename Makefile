@@ -73,7 +73,7 @@ resilience: $(STAMP)  ## the longer fault scenario by hand (ROUNDS=5 by default)
 
 bench: $(STAMP)
 	$(BIN)/python hack/bench.py $(if $(BENCH_N),--n $(BENCH_N),) $(if $(BENCH_NETWORKS),--networks $(BENCH_NETWORKS),) \
-		--latency-ms $(or $(BENCH_LATENCY_MS),0 30) --throttle $(or $(BENCH_THROTTLE),0.2)
+		--latency-ms $(or $(BENCH_LATENCY_MS),0 30) --throttle $(or $(BENCH_THROTTLE),0.2) $(if $(BENCH_TIMERS),--timers,)
 
 image:
 	docker build -t stackery-operator:dev .

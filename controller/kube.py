@@ -10,6 +10,7 @@ import base64
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client as k8s
@@ -107,6 +108,34 @@ class KubeCluster:
             {"metadata": {"annotations": {CHECK_REQUESTED_ANNOTATION: when}}},
             _request_timeout=30,
         )
+
+    def patch_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> str:
+        """Merge-patch the status subresource (None values remove keys); the new resourceVersion. For passes
+        the agenda runs outside kopf's handlers (kopf applies a handler's patch itself)."""
+        got: Any = k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(
+            GROUP, VERSION, ref.namespace, plural(ref.kind), ref.name, {"status": dict(status)}, _request_timeout=30
+        )
+        meta: Mapping[str, Any] = got.get("metadata") or {}  # the API answers with the patched object
+        return str(meta.get("resourceVersion") or "")
+
+    def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
+        """A core/v1 Event about the object, as kopf.event posts them from handlers."""
+        now = datetime.now(UTC)
+        body = k8s.CoreV1Event(
+            metadata=k8s.V1ObjectMeta(generate_name=f"{ref.name}.", namespace=ref.namespace),
+            involved_object=k8s.V1ObjectReference(
+                api_version=f"{GROUP}/{VERSION}", kind=ref.kind, name=ref.name, namespace=ref.namespace, uid=ref.uid
+            ),
+            type=type_,
+            reason=reason,
+            message=message[:1024],
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+            source=k8s.V1EventSource(component="stackery-operator"),
+            reporting_component="stackery-operator",
+        )
+        self._core().create_namespaced_event(ref.namespace, body, _request_timeout=30)
 
     def mark_pending_create(self, ref: ObjectRef, external_name: str) -> None:
         k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(

@@ -27,7 +27,11 @@ class Settings:
     resync_jitter: float = field(default_factory=lambda: float(_env("STACKERY_RESYNC_JITTER", "0.1")))
     """Fraction (+/-) by which each object's resync is spread, so objects do not poll AWS in lockstep."""
     tick_seconds: float = field(default_factory=lambda: float(_env("STACKERY_TICK_SECONDS", "10")))
-    """How often each object's timer wakes to see whether a check is due (no AWS call unless due)."""
+    """With the agenda: how soon a changed object is looked at if its change handler did not get to it. With
+    timers: how often each object's timer wakes to see whether a check is due (no AWS call unless due)."""
+    scheduler: str = field(default_factory=lambda: _env("STACKERY_SCHEDULER", "agenda"))
+    """agenda: one heap of next-check times (controller.agenda); timers: a kopf timer per object ticking every
+    tick_seconds (kept to measure against)."""
     wait_seconds: float = field(default_factory=lambda: float(_env("STACKERY_WAIT_SECONDS", "10")))
     """Re-check delay while waiting on AWS or on a reference."""
     default_deletion_policy: str = field(default_factory=lambda: _env("STACKERY_DEFAULT_DELETION_POLICY", "Delete"))

@@ -119,14 +119,14 @@ def cpu_seconds(bed: testbed.TestBed, name: str = "operator") -> float:
 
 
 @contextlib.contextmanager
-def bench_bed(latency_ms: float = 0.0, throttle: float = 0.0) -> Iterator[testbed.TestBed]:
+def bench_bed(latency_ms: float = 0.0, throttle: float = 0.0, scheduler: str = "agenda") -> Iterator[testbed.TestBed]:
     """The test bed with the chart's settings; with latency or throttling, the operator reaches moto through
     the fault proxy (AWS_ENDPOINT_URL), exactly as it would reach AWS."""
     if not latency_ms and not throttle:
-        with testbed.running(**OPERATOR) as bed:
+        with testbed.running(**OPERATOR, STACKERY_SCHEDULER=scheduler) as bed:
             yield bed
         return
-    with testbed.running(operator=False, **OPERATOR) as bed:
+    with testbed.running(operator=False, **OPERATOR, STACKERY_SCHEDULER=scheduler) as bed:
         proxy = faultproxy.FaultProxy(
             bed.moto_url, rate=throttle, seed=3, latency=latency_ms / 1000, faults=("throttle",)
         ).start()
@@ -138,9 +138,9 @@ def bench_bed(latency_ms: float = 0.0, throttle: float = 0.0) -> Iterator[testbe
             proxy.stop()
 
 
-def run(n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0) -> dict[str, Any]:
+def run(n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0, scheduler: str = "agenda") -> dict[str, Any]:
     total = 3 * n
-    with bench_bed(latency_ms, throttle) as bed:
+    with bench_bed(latency_ms, throttle, scheduler) as bed:
         idle_rss = rss_peak_mib(bed)
         moto0 = cpu_seconds(bed, "moto")
         t0 = time.monotonic()
@@ -174,6 +174,7 @@ def run(n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0) 
         idle_cpu = (cpu_seconds(bed) - c0) / 20
         return {
             "n_per_kind": n,
+            "scheduler": scheduler,
             "latency_ms": latency_ms,
             "throttle": throttle,
             "objects": total,
@@ -246,12 +247,19 @@ def main() -> None:
     ap.add_argument("--networks", type=int, default=10, help="Virtual Networks in the network row (0: none)")
     ap.add_argument("--latency-ms", nargs="+", type=float, default=[0.0], help="added to every AWS call, one row each")
     ap.add_argument("--throttle", type=float, default=0.0, help="share of AWS calls answered 429 (an extra row per size)")
+    ap.add_argument(
+        "--timers", action="store_true", help="an extra row per size with kopf's per-object timers instead of the agenda"
+    )
     args = ap.parse_args()
     results = []
     for n in args.n:
         for latency in args.latency_ms:
             testbed.log(f"bench: N={n} per kind, {latency} ms per AWS call")
             results.append(run(n, args.timeout, latency_ms=latency))
+            print(json.dumps(results[-1]), flush=True)
+        if args.timers:
+            testbed.log(f"bench: N={n} per kind, kopf timers per object (STACKERY_SCHEDULER=timers)")
+            results.append(run(n, args.timeout, scheduler="timers"))
             print(json.dumps(results[-1]), flush=True)
         if args.throttle:
             testbed.log(f"bench: N={n} per kind, {args.throttle:.0%} of AWS calls throttled")
