@@ -196,15 +196,17 @@ def handle(body: kopf.Body, patch: kopf.Patch, *, kind: str, always: bool, wait:
 
 
 # ---------------------------------------------------------------- agenda (scheduled checks)
-def _check_time(raw: Mapping[str, Any]) -> float:
-    """When the agenda should look at an object: its nextCheckAt; soon when its spec changed or it was never
-    handled (kopf's change handler normally gets there first: this is the backstop)."""
+def _scheduled(raw: Mapping[str, Any]) -> bool:
+    """Whether the agenda may look at an object: kopf's change handlers own a new or changed spec (the
+    finalizer first, then the pass); the agenda only runs the checks a finished pass scheduled. (An object
+    whose change handler never finished is found overdue by the sweep, which asks kopf for a pass.)"""
     meta, status = raw.get("metadata") or {}, raw.get("status") or {}
-    soon = time.time() + SETTINGS.tick_seconds
-    if status.get("observedGeneration") != meta.get("generation"):
-        return soon
-    nxt = parse_iso(status.get("nextCheckAt"))
-    return soon if nxt is None else nxt.timestamp()
+    return FINALIZER in (meta.get("finalizers") or ()) and status.get("observedGeneration") == meta.get("generation")
+
+
+def _check_time(raw: Mapping[str, Any]) -> float:
+    nxt = parse_iso((raw.get("status") or {}).get("nextCheckAt"))
+    return time.time() + SETTINGS.tick_seconds if nxt is None else nxt.timestamp()
 
 
 async def watched(event: kopf.RawEvent, *, kind: str, **_: Any) -> None:
@@ -220,7 +222,10 @@ async def watched(event: kopf.RawEvent, *, kind: str, **_: Any) -> None:
         AGENDA.drop(uid)
         return
     BODIES[uid] = (kind, raw)
-    AGENDA.set(uid, _check_time(raw))
+    if _scheduled(raw):
+        AGENDA.set(uid, _check_time(raw))
+    else:
+        AGENDA.drop(uid)  # its change handler's pass will schedule the next check
 
 
 def checked(uid: str) -> None:
@@ -236,6 +241,8 @@ def checked(uid: str) -> None:
             AGENDA.set(uid, time.time() + 1)
             return
         obj = _managed(kind, raw)
+        if not _scheduled(raw):
+            return
         if not rec.is_due(obj):  # moved on since this entry was set (the status it acts on says when)
             nxt = parse_iso(obj.status.get("nextCheckAt"))
             AGENDA.set(uid, nxt.timestamp() if nxt else time.time() + SETTINGS.tick_seconds)

@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -335,7 +336,8 @@ class TestBed:
             **self.env_extra,
             **settings,
         }
-        proc = self.procs.start("operator", [sys.executable, "-m", "controller"], self.workdir / "operator.log", env)
+        wrap = shlex.split(env.pop("STACKERY_OPERATOR_WRAP", ""))  # e.g. a profiler: hack/profile.py
+        proc = self.procs.start("operator", [*wrap, sys.executable, "-m", "controller"], self.workdir / "operator.log", env)
         _wait(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=1).status == 200,
             "operator",

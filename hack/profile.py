@@ -1,0 +1,83 @@
+"""Where the operator's CPU goes: the bench's create (N objects of each bench kind at once) under py-spy.
+
+    python hack/profile.py --n 100 --py-spy /path/to/py-spy      # py-spy is on PyPI: pip install py-spy
+
+py-spy launches the operator itself (no ptrace attach needed) and samples every thread for --seconds;
+the collapsed stacks are summarised by module (own and inclusive time) and written in full next to the
+summary (bench/results/profile-*.txt) for a flame graph. A tool for finding the cost, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import time
+from pathlib import Path
+
+import testbed
+
+import bench
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def summarise(raw: Path, top: int) -> str:
+    own: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [f.split(" (")[-1].split(":")[0].rstrip(")") for f in stack.split(";")]
+        mods = [module(f) for f in frames]
+        own[mods[-1]] += n
+        for m in set(mods):
+            incl[m] += n
+    out = [f"{total} samples", "", "inclusive (module on the stack)"]
+    out += [f"{100 * v / total:6.1f} %  {k}" for k, v in incl.most_common(top)]
+    out += ["", "own (module at the top of the stack)"]
+    out += [f"{100 * v / total:6.1f} %  {k}" for k, v in own.most_common(top)]
+    return "\n".join(out)
+
+
+def module(path: str) -> str:
+    """site-packages/botocore/x.py -> botocore; controller/core/x.py -> controller.core.x."""
+    p = path.replace("\\", "/")
+    if "site-packages/" in p:
+        return p.split("site-packages/")[1].split("/")[0].removesuffix(".py")
+    if "/controller/" in p:
+        return "controller." + p.split("/controller/")[1].removesuffix(".py").replace("/", ".")
+    if "/lib/python" in p:
+        return "stdlib." + p.split("/lib/python")[1].split("/", 1)[-1].split("/")[0].removesuffix(".py")
+    return p
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--seconds", type=int, default=40, help="how long py-spy samples (from the operator's start)")
+    ap.add_argument("--py-spy", default="py-spy")
+    ap.add_argument("--top", type=int, default=25)
+    args = ap.parse_args()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    raw = ROOT / "bench" / "results" / f"profile-{stamp}.txt"
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    wrap = f"{args.py_spy} record --format raw --rate 200 --threads --duration {args.seconds} -o {raw} --"
+    with testbed.running(**bench.OPERATOR, STACKERY_OPERATOR_WRAP=wrap) as bed:
+        bed.kubectl("create", "-f", "-", input=bench.manifests(args.n), timeout=600)
+        t0 = time.monotonic()
+        ready = bench.poll(lambda: bench.count_ready(bench.states(bed)), 3 * args.n, t0, 600)
+        testbed.log(f"profile: {ready}/{3 * args.n} Ready in {time.monotonic() - t0:.1f} s; sampling until {args.seconds} s")
+        deadline = time.monotonic() + args.seconds + 30
+        while not raw.exists() and time.monotonic() < deadline:
+            time.sleep(1)
+    summary = summarise(raw, args.top)
+    (raw.with_suffix(".summary.txt")).write_text(summary + "\n")
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()
