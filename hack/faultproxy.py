@@ -18,6 +18,7 @@ makes AWS throttle a share of the calls and nothing else.
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import threading
 import time
@@ -83,11 +84,21 @@ class FaultProxy:
                         "slowdown": (503, "SlowDown", "Please reduce your request rate."),
                         "internal": (500, "InternalError", "We encountered an internal error. Please try again."),
                     }[fault]
-                    payload = (
-                        f"<ErrorResponse><Error><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>"
-                    ).encode()
+                    # the error in the request's protocol, as AWS answers it (botocore finds the code, so its
+                    # retries treat it as AWS's own): JSON for the JSON protocols (DynamoDB, SSM, Lambda, ...)
+                    json_protocol = "X-Amz-Target" in self.headers or self.path.startswith("/2015-03-31/")
+                    if json_protocol:
+                        code = "ThrottlingException" if fault == "throttle" else code
+                        payload = json.dumps({"__type": code, "message": message}).encode()
+                        ctype = "application/x-amz-json-1.0"
+                    else:
+                        payload = (
+                            f"<ErrorResponse><Error><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>"
+                        ).encode()
+                        ctype = "text/xml"
                     self.send_response(status)
-                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("x-amzn-ErrorType", code)
+                    self.send_header("Content-Type", ctype)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)

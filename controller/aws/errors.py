@@ -58,7 +58,7 @@ def classify(exc: BaseException) -> StackeryError:
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         op = getattr(exc, "operation_name", "")
         text = f"AWS {op} failed: {code}: {message}"
-        if code in _THROTTLE_CODES:
+        if code in _THROTTLE_CODES or status == 429:  # 429 is throttling whatever code (if any) came with it
             return RecoverableError(text, reason="Throttled")
         if code in _ACCESS:
             return TerminalError(

@@ -165,3 +165,92 @@ def test_delete_done_forgets_the_object(fake: FakeReconciler) -> None:
     handlers.handle(body(rv="3"), kopf.Patch(), kind="Widget", always=True, wait=True, delete=True)
     assert fake.calls == ["reconcile", "finalize"]
     assert handlers.STATUS.current("uid-h", "3", {}) == {}
+
+
+# ------------------------------------------------------------------ the agenda's side
+class Writes:
+    """The API writes of scheduled checks (KubeCluster.patch_status / post_event)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.patches: list[dict[str, Any]] = []
+
+    def patch_status(self, ref: Any, status: dict[str, Any]) -> str:
+        if self.fail:
+            raise OSError("the API is away")
+        self.patches.append(dict(status))
+        return "99"
+
+    def post_event(self, ref: Any, type_: str, reason: str, message: str) -> None:
+        pass
+
+
+def raw(*, rv: str = "1", finalizer: bool = True, generation: int = 1, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "w", "namespace": "ns", "uid": "uid-h", "generation": generation, "resourceVersion": rv}
+    if finalizer:
+        meta["finalizers"] = [handlers.FINALIZER]
+    return {"kind": "Widget", "metadata": meta, "spec": {}, "status": status or {}}
+
+
+@pytest.fixture
+def agenda(fake: FakeReconciler, monkeypatch: pytest.MonkeyPatch) -> Writes:
+    writes = Writes()
+    monkeypatch.setattr(handlers, "AGENDA", handlers.Agenda(lambda: 1000.0))
+    monkeypatch.setattr(handlers, "BODIES", {})
+    monkeypatch.setattr(handlers, "CLUSTER", writes)
+    return writes
+
+
+def event(obj: dict[str, Any], type_: str = "MODIFIED") -> Any:
+    import asyncio
+
+    asyncio.run(handlers.watched({"type": type_, "object": obj}, kind="Widget"))
+
+
+def test_a_handled_object_is_put_on_the_agenda_at_its_next_check(agenda: Writes) -> None:
+    event(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
+    assert handlers.AGENDA.at("uid-h") == handlers.parse_iso("2026-01-01T00:05:00Z").timestamp()
+
+
+def test_a_new_or_changed_object_is_left_to_kopfs_change_handler(agenda: Writes) -> None:
+    # no finalizer yet: AWS must not be touched before the finalizer that guarantees its cleanup is there
+    event(raw(finalizer=False))
+    assert handlers.AGENDA.at("uid-h") is None
+    event(raw(generation=2, status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
+    assert handlers.AGENDA.at("uid-h") is None, "a spec change is the change handler's (the agenda had raced it)"
+
+
+def test_a_deleting_object_leaves_the_agenda(agenda: Writes) -> None:
+    event(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
+    gone = raw(status={"observedGeneration": 1})
+    gone["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    event(gone)
+    assert handlers.AGENDA.at("uid-h") is None and "uid-h" not in handlers.BODIES
+
+
+def test_a_scheduled_check_reconciles_and_writes_status_itself(fake: FakeReconciler, agenda: Writes) -> None:
+    event(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
+    handlers.checked("uid-h")
+    assert fake.calls == ["reconcile"] and agenda.patches == [{"nextCheckAt": "later", "lastSyncTime": "now"}]
+
+
+def test_a_scheduled_check_that_is_not_due_any_more_is_put_back(fake: FakeReconciler, agenda: Writes) -> None:
+    fake.due = False
+    event(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
+    handlers.checked("uid-h")
+    assert fake.calls == [] and agenda.patches == []
+    assert handlers.AGENDA.at("uid-h") is not None
+
+
+def test_a_busy_object_is_looked_at_again_shortly(fake: FakeReconciler, agenda: Writes) -> None:
+    event(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
+    with handlers.LOCKS.hold("uid-h"):
+        handlers.checked("uid-h")
+    assert fake.calls == [] and handlers.AGENDA.at("uid-h") is not None
+
+
+def test_a_status_write_that_fails_keeps_the_object_on_the_agenda(fake: FakeReconciler, agenda: Writes) -> None:
+    agenda.fail = True
+    event(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
+    handlers.checked("uid-h")
+    assert fake.calls == ["reconcile"] and handlers.AGENDA.at("uid-h") is not None

@@ -259,3 +259,16 @@ def test_unreachable_endpoint_is_counted_and_retried(monkeypatch: pytest.MonkeyP
         assert network and network[0] >= attempts
     finally:
         clients.reset()
+
+
+def test_http_429_is_throttling_whatever_its_code() -> None:
+    """Found by the bench's throttling row: a 429 whose body botocore could not parse (no code) was classified
+    AWSRejected, so a Table stalled on a throttled DescribeTable. HTTP 429 is throttling by definition."""
+    from botocore.exceptions import ClientError
+
+    from controller.aws.errors import classify
+    from controller.errors import RecoverableError
+
+    err = ClientError({"Error": {"Code": "", "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": 429}}, "DescribeTable")
+    got = classify(err)
+    assert isinstance(got, RecoverableError) and got.reason == "Throttled"
