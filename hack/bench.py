@@ -249,7 +249,9 @@ def main() -> None:
     ap.add_argument("--n", nargs="+", type=int, default=[100, 500, 1000])
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--networks", type=int, default=10, help="Virtual Networks in the network row (0: none)")
-    ap.add_argument("--latency-ms", nargs="*", type=float, default=[0.0], help="added to every AWS call, one row each (none: no such row)")
+    ap.add_argument(
+        "--latency-ms", nargs="*", type=float, default=[0.0], help="added to every AWS call, one row each (none: no such row)"
+    )
     ap.add_argument("--throttle", type=float, default=0.0, help="share of AWS calls answered 429 (an extra row per size)")
     ap.add_argument(
         "--timers", action="store_true", help="an extra row per size with kopf's per-object timers instead of the agenda"
