@@ -221,11 +221,25 @@ async def watched(event: kopf.RawEvent, *, kind: str, **_: Any) -> None:
         BODIES.pop(uid, None)  # the finalizer handler (kopf) owns a deleting object
         AGENDA.drop(uid)
         return
-    BODIES[uid] = (kind, raw)
+    BODIES[uid] = (kind, _kept(raw))
     if _scheduled(raw):
         AGENDA.set(uid, _check_time(raw))
     else:
         AGENDA.drop(uid)  # its change handler's pass will schedule the next check
+
+
+_KEPT_META = ("name", "namespace", "uid", "generation", "resourceVersion", "annotations", "creationTimestamp", "finalizers")
+
+
+def _kept(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """What a scheduled check needs of a body: spec, status and some metadata — not managedFields, which
+    at thousands of objects would be most of what the agenda keeps."""
+    meta = raw.get("metadata") or {}
+    return {
+        "metadata": {k: meta[k] for k in _KEPT_META if k in meta},
+        "spec": raw.get("spec") or {},
+        "status": raw.get("status") or {},
+    }
 
 
 def checked(uid: str) -> None:
