@@ -202,6 +202,32 @@ def run(n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0, 
         }
 
 
+def run_checks(n: int, timeout: float, resync: float, window: float = 60.0) -> dict[str, Any]:
+    """The agenda's own cost: objects in sync checked every `resync` seconds (no spec change, no annotation),
+    CPU and AWS calls per scheduled check over `window` seconds once the first checks have begun."""
+    total = 3 * n
+    with testbed.running(**{**OPERATOR, "STACKERY_RESYNC_SECONDS": str(resync)}) as bed:
+        t0 = time.monotonic()
+        bed.kubectl("create", "-f", "-", input=manifests(n), timeout=600)
+        ready = poll(lambda: count_ready(states(bed)), total, t0, timeout)
+        time.sleep(resync)  # the first scheduled checks are under way
+        c0, r0, a0 = cpu_seconds(bed), bed.metric_total("stackery_reconcile_total"), sum(api_calls(bed).values())
+        time.sleep(window)
+        checks = bed.metric_total("stackery_reconcile_total") - r0
+        cpu = cpu_seconds(bed) - c0
+        calls = sum(api_calls(bed).values()) - a0
+        return {
+            "n_per_kind": n,
+            "objects": total,
+            "ready": ready,
+            "resync_seconds": resync,
+            "scheduled_checks": int(checks),
+            "cpu_ms_per_scheduled_check": round(1000 * cpu / checks, 2) if checks else None,
+            "aws_calls_per_scheduled_check": round(calls / checks, 2) if checks else None,
+            "cpu_cores_while_checking": round(cpu / window, 3),
+        }
+
+
 def run_networks(n: int, timeout: float) -> dict[str, Any]:
     """M Virtual Networks (2 zones, a NAT gateway per zone, S3 + DynamoDB endpoints) at once."""
     items = [
@@ -241,7 +267,7 @@ def table(results: list[dict[str, Any]]) -> None:
     print("\n| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in results:
-        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+        print("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
 
 
 def main() -> None:
@@ -253,6 +279,9 @@ def main() -> None:
         "--latency-ms", nargs="*", type=float, default=[0.0], help="added to every AWS call, one row each (none: no such row)"
     )
     ap.add_argument("--throttle", type=float, default=0.0, help="share of AWS calls answered 429 (an extra row per size)")
+    ap.add_argument(
+        "--check-resync", type=float, default=0.0, help="an extra row per size: scheduled checks every this many seconds"
+    )
     ap.add_argument(
         "--timers", action="store_true", help="an extra row per size with kopf's per-object timers instead of the agenda"
     )
@@ -266,6 +295,10 @@ def main() -> None:
         if args.timers:
             testbed.log(f"bench: N={n} per kind, kopf timers per object (STACKERY_SCHEDULER=timers)")
             results.append(run(n, args.timeout, scheduler="timers"))
+            print(json.dumps(results[-1]), flush=True)
+        if args.check_resync:
+            testbed.log(f"bench: N={n} per kind, scheduled checks every {args.check_resync:.0f} s")
+            results.append(run_checks(n, args.timeout, args.check_resync))
             print(json.dumps(results[-1]), flush=True)
         if args.throttle:
             testbed.log(f"bench: N={n} per kind, {args.throttle:.0%} of AWS calls throttled")
