@@ -7,6 +7,8 @@ raise these; nothing above them inspects botocore exceptions.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class StackeryError(Exception):
     """Base class. `reason` is a CamelCase condition reason; the message is shown to users."""
@@ -52,9 +54,14 @@ class WaitingError(StackeryError):
 
     reason = "Waiting"
 
-    def __init__(self, message: str, *, reason: str | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, reason: str | None = None, retry_after: float | None = None, observed: Any = None
+    ) -> None:
         super().__init__(message, reason=reason)
         self.retry_after = retry_after
+        self.observed = observed
+        """What the pass had made and seen when it stopped to wait (an Observation), so the status shows it
+        (a requested certificate's validation record) without reading it back; None: the core observes."""
 
 
 class BlockedError(StackeryError):

@@ -225,7 +225,7 @@ class Composite(Generic[SpecT]):
                 continue
             waiting_on = next((blocked[d] for d in p.after if d in blocked), None)
             if waiting_on is not None:
-                raise WaitingError(waiting_on.waiting or "waiting", reason=waiting_on.waiting_reason)
+                raise WaitingError(waiting_on.waiting or "waiting", reason=waiting_on.waiting_reason, observed=self.summary(ctx))
             s = ctx.of(p)
             refresh = getattr(p, "refresh", None)
             if s.exists and refresh is not None and changed & set(p.after):

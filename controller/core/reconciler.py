@@ -209,7 +209,8 @@ class Reconciler(Generic[SpecT]):
             try:
                 made = self.adapter.create(req, obs)
             except WaitingError as wait:  # a prerequisite is not there yet (e.g. certificate approval)
-                obs = self.adapter.observe(req)  # record what create started (e.g. the requested certificate)
+                # record what create started (e.g. the requested certificate): as the parts left it, else read
+                obs = wait.observed if wait.observed is not None else self.adapter.observe(req)
                 return Outcome("waiting", wait.reason, wait.message, obs=obs, retry_after=wait.retry_after)
             created = True
             # what a successful create set is known without reading it back; only an adapter that cannot
@@ -224,7 +225,8 @@ class Reconciler(Generic[SpecT]):
             changed = obs.diffs
             try:
                 after = self.adapter.update(req, obs)
-            except WaitingError as wait:
+            except WaitingError as wait:  # what the update made so far (a requested certificate) shows in status
+                obs = wait.observed if wait.observed is not None else obs
                 return Outcome("waiting", wait.reason, wait.message, obs=obs, retry_after=wait.retry_after)
             obs = after if after is not None else self.adapter.observe(req)
             corrected = () if (created or spec_changed) else changed
