@@ -72,10 +72,6 @@ class Agenda:
                 waits = [t - now for t in (self._next(), deadline) if t is not None]
                 self._cond.wait(max(0.0, min(waits)) if waits else None)
 
-    def wake(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
-
     def _next(self) -> float | None:
         while self._heap:
             when, seq, uid = self._heap[0]

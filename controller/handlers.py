@@ -183,9 +183,8 @@ def handle(body: kopf.Body, patch: kopf.Patch, *, kind: str, always: bool, wait:
         with acting_as(POLICY.scope(obj.ref.namespace).identity):
             result = rec.finalize(obj) if delete else rec.reconcile(obj)
     _apply(result, body, patch)
-    nxt = parse_iso(result.status.get("nextCheckAt")) if not delete else None
-    if nxt is not None and SETTINGS.scheduler != "timers":
-        AGENDA.set(uid, nxt.timestamp())
+    if not delete and SETTINGS.scheduler != "timers":
+        _schedule(uid, result.status)
     if delete and not result.done:
         raise kopf.TemporaryError(
             result.events[-1].message if result.events else "deleting", delay=result.requeue_after or SETTINGS.wait_seconds
@@ -204,9 +203,10 @@ def _scheduled(raw: Mapping[str, Any]) -> bool:
     return FINALIZER in (meta.get("finalizers") or ()) and status.get("observedGeneration") == meta.get("generation")
 
 
-def _check_time(raw: Mapping[str, Any]) -> float:
-    nxt = parse_iso((raw.get("status") or {}).get("nextCheckAt"))
-    return time.time() + SETTINGS.tick_seconds if nxt is None else nxt.timestamp()
+def _schedule(uid: str, status: Mapping[str, Any]) -> None:
+    """Put the object on the agenda at its status's nextCheckAt (a tick from now when it has none)."""
+    nxt = parse_iso(status.get("nextCheckAt"))
+    AGENDA.set(uid, time.time() + SETTINGS.tick_seconds if nxt is None else nxt.timestamp())
 
 
 async def watched(event: kopf.RawEvent, *, kind: str, **_: Any) -> None:
@@ -223,7 +223,7 @@ async def watched(event: kopf.RawEvent, *, kind: str, **_: Any) -> None:
         return
     BODIES[uid] = (kind, _kept(raw))
     if _scheduled(raw):
-        AGENDA.set(uid, _check_time(raw))
+        _schedule(uid, raw.get("status") or {})
     else:
         AGENDA.drop(uid)  # its change handler's pass will schedule the next check
 
@@ -249,17 +249,16 @@ def checked(uid: str) -> None:
     if got is None:
         return
     kind, raw = got
+    if not _scheduled(raw):
+        return
     rec = RECONCILERS[kind]
     with LOCKS.hold(uid, wait=False) as held:
         if not held:  # a change handler is on it; its status patch sets the next time
             AGENDA.set(uid, time.time() + 1)
             return
         obj = _managed(kind, raw)
-        if not _scheduled(raw):
-            return
         if not rec.is_due(obj):  # moved on since this entry was set (the status it acts on says when)
-            nxt = parse_iso(obj.status.get("nextCheckAt"))
-            AGENDA.set(uid, nxt.timestamp() if nxt else time.time() + SETTINGS.tick_seconds)
+            _schedule(uid, obj.status)
             return
         with acting_as(POLICY.scope(obj.ref.namespace).identity):
             result = rec.reconcile(obj)
@@ -280,9 +279,7 @@ def checked(uid: str) -> None:
             CLUSTER.post_event(obj.ref, ev.type, ev.reason, ev.message)
         except Exception as exc:  # noqa: BLE001 - an Event is worth a try, never a retry
             log.info("%s: could not post event %s: %s", obj.ref, ev.reason, exc)
-    nxt = parse_iso(result.status.get("nextCheckAt"))
-    if nxt is not None:  # the MODIFIED event says the same; set here too in case the watch is away
-        AGENDA.set(uid, nxt.timestamp())
+    _schedule(uid, result.status)  # the MODIFIED event says the same; set here too in case the watch is away
 
 
 def _agenda_forever() -> None:

@@ -109,14 +109,12 @@ class KubeCluster:
             _request_timeout=30,
         )
 
-    def patch_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> str:
-        """Merge-patch the status subresource (None values remove keys); the new resourceVersion. For passes
-        the agenda runs outside kopf's handlers (kopf applies a handler's patch itself)."""
-        got: Any = k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(
+    def patch_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> None:
+        """Merge-patch the status subresource (None values remove keys): the pendingCreate marker, and the
+        passes the agenda runs outside kopf's handlers (kopf applies a handler's own patch)."""
+        k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(
             GROUP, VERSION, ref.namespace, plural(ref.kind), ref.name, {"status": dict(status)}, _request_timeout=30
         )
-        meta: Mapping[str, Any] = got.get("metadata") or {}  # the API answers with the patched object
-        return str(meta.get("resourceVersion") or "")
 
     def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
         """A core/v1 Event about the object, as kopf.event posts them from handlers."""
@@ -138,9 +136,7 @@ class KubeCluster:
         self._core().create_namespaced_event(ref.namespace, body, _request_timeout=30)
 
     def mark_pending_create(self, ref: ObjectRef, external_name: str) -> None:
-        k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(
-            GROUP, VERSION, ref.namespace, plural(ref.kind), ref.name, {"status": {"pendingCreate": external_name}}
-        )
+        self.patch_status(ref, {"pendingCreate": external_name})
 
     def publish_outputs(self, ref: ObjectRef, name: str, data: Mapping[str, str], *, secret: bool = False) -> None:
         api = self._core()

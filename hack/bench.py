@@ -16,7 +16,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,15 @@ def cpu_seconds(bed: testbed.TestBed, name: str = "operator") -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def create_all(bed: testbed.TestBed, n: int, timeout: float) -> tuple[float, float, int]:
+    """One `kubectl create` of the N-per-kind manifests: (seconds it took, seconds to all Ready, how many Ready)."""
+    t0 = time.monotonic()
+    bed.kubectl("create", "-f", "-", input=manifests(n), timeout=600)
+    applied = time.monotonic() - t0
+    ready = poll(lambda: count_ready(states(bed)), 3 * n, t0, timeout)
+    return applied, time.monotonic() - t0, ready
+
+
 @contextlib.contextmanager
 def bench_bed(latency_ms: float = 0.0, throttle: float = 0.0, scheduler: str = "agenda") -> Iterator[testbed.TestBed]:
     """The test bed with the chart's settings; with latency or throttling, the operator reaches moto through
@@ -144,11 +153,7 @@ def run(n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0, 
         idle_rss = rss_peak_mib(bed)
         moto0 = cpu_seconds(bed, "moto")
         cpu0 = cpu_seconds(bed)  # the operator's start (imports, first listing) is not the create's
-        t0 = time.monotonic()
-        bed.kubectl("create", "-f", "-", input=manifests(n), timeout=600)
-        applied = time.monotonic() - t0
-        ready = poll(lambda: count_ready(states(bed)), total, t0, timeout)
-        t_ready = time.monotonic() - t0
+        applied, t_ready, ready = create_all(bed, n, timeout)
         create_calls = api_calls(bed)
         cpu_create = cpu_seconds(bed) - cpu0
         moto_create = cpu_seconds(bed, "moto") - moto0
@@ -207,9 +212,7 @@ def run_checks(n: int, timeout: float, resync: float, window: float = 60.0) -> d
     CPU and AWS calls per scheduled check over `window` seconds once the first checks have begun."""
     total = 3 * n
     with testbed.running(**{**OPERATOR, "STACKERY_RESYNC_SECONDS": str(resync)}) as bed:
-        t0 = time.monotonic()
-        bed.kubectl("create", "-f", "-", input=manifests(n), timeout=600)
-        ready = poll(lambda: count_ready(states(bed)), total, t0, timeout)
+        _, _, ready = create_all(bed, n, timeout)
         time.sleep(resync)  # the first scheduled checks are under way
         c0, r0, a0 = cpu_seconds(bed), bed.metric_total("stackery_reconcile_total"), sum(api_calls(bed).values())
         time.sleep(window)
@@ -286,24 +289,22 @@ def main() -> None:
         "--timers", action="store_true", help="an extra row per size with kopf's per-object timers instead of the agenda"
     )
     args = ap.parse_args()
-    results = []
+    results: list[dict[str, Any]] = []
+
+    def row(what: str, measure: Callable[..., dict[str, Any]], *pos: Any, **kw: Any) -> None:
+        testbed.log(f"bench: {what}")
+        results.append(measure(*pos, **kw))
+        print(json.dumps(results[-1]), flush=True)
+
     for n in args.n:
         for latency in args.latency_ms:
-            testbed.log(f"bench: N={n} per kind, {latency} ms per AWS call")
-            results.append(run(n, args.timeout, latency_ms=latency))
-            print(json.dumps(results[-1]), flush=True)
+            row(f"N={n} per kind, {latency} ms per AWS call", run, n, args.timeout, latency_ms=latency)
         if args.timers:
-            testbed.log(f"bench: N={n} per kind, kopf timers per object (STACKERY_SCHEDULER=timers)")
-            results.append(run(n, args.timeout, scheduler="timers"))
-            print(json.dumps(results[-1]), flush=True)
+            row(f"N={n} per kind, kopf timers per object", run, n, args.timeout, scheduler="timers")
         if args.check_resync:
-            testbed.log(f"bench: N={n} per kind, scheduled checks every {args.check_resync:.0f} s")
-            results.append(run_checks(n, args.timeout, args.check_resync))
-            print(json.dumps(results[-1]), flush=True)
+            row(f"N={n} per kind, checks every {args.check_resync:.0f} s", run_checks, n, args.timeout, args.check_resync)
         if args.throttle:
-            testbed.log(f"bench: N={n} per kind, {args.throttle:.0%} of AWS calls throttled")
-            results.append(run(n, args.timeout, throttle=args.throttle))
-            print(json.dumps(results[-1]), flush=True)
+            row(f"N={n} per kind, {args.throttle:.0%} of AWS calls throttled", run, n, args.timeout, throttle=args.throttle)
     table(results)
     if args.networks:
         testbed.log(f"bench: {args.networks} virtual networks")

@@ -67,10 +67,8 @@ def main() -> None:
     raw.parent.mkdir(parents=True, exist_ok=True)
     wrap = f"{args.py_spy} record --format raw --rate 200 --threads --duration {args.seconds} -o {raw} --"
     with testbed.running(**bench.OPERATOR, STACKERY_OPERATOR_WRAP=wrap) as bed:
-        bed.kubectl("create", "-f", "-", input=bench.manifests(args.n), timeout=600)
-        t0 = time.monotonic()
-        ready = bench.poll(lambda: bench.count_ready(bench.states(bed)), 3 * args.n, t0, 600)
-        testbed.log(f"profile: {ready}/{3 * args.n} Ready in {time.monotonic() - t0:.1f} s; sampling until {args.seconds} s")
+        _, took, ready = bench.create_all(bed, args.n, 600)
+        testbed.log(f"profile: {ready}/{3 * args.n} Ready in {took:.1f} s; sampling until {args.seconds} s")
         deadline = time.monotonic() + args.seconds + 30
         while not raw.exists() and time.monotonic() < deadline:
             time.sleep(1)

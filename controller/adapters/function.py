@@ -427,8 +427,8 @@ class FunctionAdapter:
                 if source not in want["triggers"]:
                     lam.delete_event_source_mapping(UUID=m["UUID"])
             mappings = kept
-        if live is None or not cfg:
-            return None  # nothing read to build on (cannot happen after a full observe): read again
+        if live is None:
+            return None  # observed without a resolved spec (nothing to compare with): read again
         # the state as written: configuration and code as UpdateFunction* answered, the rest as set above
         return self._judge(
             req,

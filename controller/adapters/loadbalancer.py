@@ -651,8 +651,7 @@ class LoadBalancerAdapter(Composite[LoadBalancerSpec]):
 
     def summary(self, ctx: Context[LoadBalancerSpec]) -> Observation[Context[LoadBalancerSpec]]:
         obs = super().summary(ctx)
-        req = ctx.req
-        return replace(obs, identifiers={**obs.identifiers, "vpcId": vpc(Context(req))})
+        return replace(obs, identifiers={**obs.identifiers, "vpcId": vpc(ctx)})
 
     def delete(self, req: Request[LoadBalancerSpec], obs: Observation[Context[LoadBalancerSpec]]) -> DeleteResult:
         if req.spec.deletion_protection:

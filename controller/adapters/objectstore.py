@@ -12,7 +12,7 @@ statements whose Sid starts with "StackeryObjectStore" and leaves every other st
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..api.objectstore import ObjectStoreSpec
@@ -158,15 +158,17 @@ def _norm_rule(rule: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rule.items() if v not in (None, [], {}, "")}
 
 
-def desired_state(req: Req, policy: dict[str, Any] | None) -> Bucket:
-    """The bucket as the spec wants it, around the (shared) policy it holds."""
+def desired_state(req: Req, have: Bucket) -> Bucket:
+    """The bucket as the spec wants it, from what it holds: the (shared) policy with our statements in it, and
+    versioning, which is never turned off once on, only suspended."""
     spec = req.spec
+    ver = have.versioning
     return Bucket(
-        policy=merged_policy(policy, desired_statements(spec, req.external_name)),
+        policy=merged_policy(have.policy, desired_statements(spec, req.external_name)),
         tags=req.tags(),
         encryption=desired_encryption(spec),
         public_access_block=desired_public_access_block(spec),
-        versioning="Enabled" if spec.versioning else None,
+        versioning="Enabled" if spec.versioning else ver if ver in (None, "Suspended") else "Suspended",
         website=desired_website(spec),
         cors=[_norm_rule(r) for r in desired_cors(spec) or []] or None,
         lifecycle=[_norm_rule(r) for r in desired_lifecycle(spec) or []] or None,
@@ -177,15 +179,13 @@ def judge(req: Req, b: Bucket) -> Observation[Bucket]:
     """The observation of a bucket in state b (pure: observe's reads and update's writes both end here)."""
     spec, bucket = req.spec, req.external_name
     uid, owner = owner_of(dict(b.tags))
-    ver = b.versioning
-    want_versioning = "Enabled" if spec.versioning else ver if ver in (None, "Suspended") else "Suspended"
-    want = desired_state(req, b.policy)
+    want = desired_state(req, b)
     diffs: list[Diff] = [
         *compare("tags", want.tags, dict(b.tags)),
         *compare("encryption", want.encryption, b.encryption),
         *compare("publicAccessBlock", want.public_access_block, b.public_access_block),
         *compare("policy", desired_statements(spec, bucket), our_statements(b.policy)),
-        *compare("versioning", want_versioning, ver),
+        *compare("versioning", want.versioning, b.versioning),
         *compare("website", want.website, b.website),
         *compare("cors", want.cors, b.cors),
         *compare("lifecycle", want.lifecycle, b.lifecycle),
@@ -294,7 +294,7 @@ class ObjectStoreAdapter:
         s3 = client("s3", req.region)
         bucket, spec = req.external_name, req.spec
         changed = {d.field for d in obs.diffs}
-        before = obs.actual or Bucket(policy=None)
+        after = desired_state(req, obs.actual or Bucket(policy=None))  # what each write below sets
         # Order matters: relax the public access block before a public policy, tag first so
         # ownership is recorded before anything else changes.
         if "tags" in changed:
@@ -303,14 +303,10 @@ class ObjectStoreAdapter:
             s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [desired_encryption(spec)]})
         if "publicAccessBlock" in changed:
             s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=desired_public_access_block(spec))
-        policy = before.policy
         if "policy" in changed:
-            policy = merged_policy(before.policy, desired_statements(spec, bucket))
-            write_bucket_policy(bucket, req.region, policy)
+            write_bucket_policy(bucket, req.region, after.policy)
         if "versioning" in changed:
-            s3.put_bucket_versioning(
-                Bucket=bucket, VersioningConfiguration={"Status": "Enabled" if spec.versioning else "Suspended"}
-            )
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": after.versioning})
         if "website" in changed:
             site = desired_website(spec)
             if site is None:
@@ -329,11 +325,7 @@ class ObjectStoreAdapter:
                 s3.delete_bucket_lifecycle(Bucket=bucket)
             else:
                 s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": lc})
-        # every differing setting was written as desired: the bucket now is what the spec says (no read-back)
-        after = desired_state(req, policy)
-        if not spec.versioning:  # versioning is never turned off, only suspended
-            after = replace(after, versioning="Suspended" if "versioning" in changed else before.versioning)
-        return judge(req, after)
+        return judge(req, after)  # every differing setting was written as desired: no read-back
 
     def delete(self, req: Req, obs: Observation[Bucket]) -> DeleteResult:
         s3 = client("s3", req.region)
