@@ -12,8 +12,9 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -30,11 +31,12 @@ from .core.adapter import ObjectRef
 from .core.reconciler import Managed, Reconciler, Result
 from .core.schedule import Health, overdue
 from .core.status import parse_iso
-from .kube import KubeCluster
+from .kube import KubeCluster, KubeLeases, label_shard, watch_objects
 from .locks import ObjectLocks
 from .policy import load as load_policy
 from .registry import KINDS, WIRING, KindInfo
 from .settings import Settings
+from .shards import Coordinator, label_of, selector, shard_of, unlabelled
 from .statuscache import StatusCache
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,9 @@ RECONCILERS: dict[str, Reconciler[Any]] = {}
 AGENDA = Agenda(time.time)
 BODIES: dict[str, tuple[str, Mapping[str, Any]]] = {}
 """uid -> (kind, latest body from the watch), for the agenda's scheduled checks."""
+SHARDS: Coordinator | None = None
+"""This replica's shards when STACKERY_SHARDS > 1 (start_shards); None: it reconciles every object."""
+_STARTED = threading.Event()
 
 
 @kopf.on.startup()
@@ -65,8 +70,17 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.scanning.disabled = True
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
+    start_background()
+
+
+def start_background() -> None:
+    """Once per process (kopf may start several times: with shards, whenever they move): /metrics, the
+    agenda, the sweep."""
+    if _STARTED.is_set():
+        return
+    _STARTED.set()
     if SETTINGS.metrics_port:
-        _serve(SETTINGS.metrics_port)
+        serve(SETTINGS.metrics_port)
         log.info("metrics on :%d/metrics, readiness on :%d/readyz", SETTINGS.metrics_port, SETTINGS.metrics_port)
     if SETTINGS.scheduler != "timers":
         threading.Thread(target=_agenda_forever, name="stackery-agenda", daemon=True).start()
@@ -81,12 +95,17 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
-def _serve(port: int) -> None:
-    """/metrics, and /readyz: 503 until the first sweep has listed every kind (the API answers, every
-    CRD is served, RBAC lets the operator list), then 200."""
+def serve(port: int) -> None:
+    """/metrics, /readyz: 503 until the first sweep has listed every kind (the API answers, every CRD is
+    served, RBAC lets the operator list), then 200; and /healthz (what kopf's probe answers when it runs one:
+    with shards, kopf restarts whenever they move, so the replica answers it itself)."""
     metrics_app = make_wsgi_app(metrics.REGISTRY)
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/healthz":
+            problem = _problem()
+            start_response("500 Internal Server Error" if problem else "200 OK", [("Content-Type", "text/plain")])
+            return [(problem or "ok").encode() + b"\n"]
         if environ.get("PATH_INFO") == "/readyz":
             ok = READY.is_set()
             start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
@@ -98,10 +117,14 @@ def _serve(port: int) -> None:
 
 
 def sweep_once(now: datetime) -> int:
-    """List every kind; ask for a pass on each object whose check is overdue. Returns how many were."""
+    """List every kind (of this replica's shards); ask for a pass on each object whose check is overdue.
+    Returns how many were."""
     total = 0
+    held = SHARDS.active() if SHARDS is not None else None
+    if held is not None and not held:
+        return 0
     for info in KINDS:
-        items = CLUSTER.list_objects(info.plural, SETTINGS.namespaces)
+        items = CLUSTER.list_objects(info.plural, SETTINGS.namespaces, selector(held) if held is not None else "")
         late = overdue(info.kind, items, now=now, margin=SETTINGS.overdue_margin_seconds)
         metrics.CHECKS_OVERDUE.labels(info.kind).set(len(late))
         for due in late:
@@ -131,15 +154,19 @@ def _sweep_forever() -> None:
         HEALTH.overdue_since = (HEALTH.overdue_since or now) if late else None
 
 
+def _problem() -> str | None:
+    if SETTINGS.sweep_seconds <= 0:
+        return None
+    return HEALTH.problem(
+        datetime.now(UTC), unreachable_after=SETTINGS.unhealthy_after_seconds, overdue_after=SETTINGS.unhealthy_after_seconds
+    )
+
+
 @kopf.on.probe(id="progress")
 def progress(**_: Any) -> str:
     """/healthz: fails (so Kubernetes restarts the operator) when it cannot make progress."""
-    problem = HEALTH.problem(
-        datetime.now(UTC),
-        unreachable_after=SETTINGS.unhealthy_after_seconds,
-        overdue_after=SETTINGS.unhealthy_after_seconds,
-    )
-    if problem and SETTINGS.sweep_seconds > 0:
+    problem = _problem()
+    if problem:
         raise kopf.PermanentError(problem)
     return "ok"
 
@@ -167,10 +194,30 @@ def _apply(result: Result, body: kopf.Body, patch: kopf.Patch) -> None:
         kopf.event(body, type=ev.type, reason=ev.reason, message=ev.message)
 
 
+@contextmanager
+def _owned(meta: Mapping[str, Any]) -> Iterator[bool]:
+    """Whether this replica may run a pass on the object now: always unsharded; with shards, while it holds
+    the object's shard (and the pass is counted, so the shard is handed over only once the pass ends)."""
+    if SHARDS is None:
+        yield True
+        return
+    with SHARDS.passing(label_of(meta, SHARDS.count)) as ours:
+        if not ours:
+            metrics.SHARD_PASSES_REFUSED.inc()
+        yield ours
+
+
 def handle(body: kopf.Body, patch: kopf.Patch, *, kind: str, always: bool, wait: bool, delete: bool, **_: Any) -> None:
     """Every handler of every kind. The snapshot is taken inside the per-object lock, so it includes the
     status the previous holder wrote. always: a spec/annotation change (reconcile now); otherwise only
     when a check is due. wait=False (timers): skip when another pass holds the object."""
+    with _owned(body.get("metadata", {})) as ours:
+        if not ours:  # kopf saw it before restarting without its shard: the new owner runs it (kopf retries)
+            raise kopf.TemporaryError("this object's shard moved to another replica", delay=SETTINGS.wait_seconds)
+        _pass(body, patch, kind=kind, always=always, wait=wait, delete=delete)
+
+
+def _pass(body: kopf.Body, patch: kopf.Patch, *, kind: str, always: bool, wait: bool, delete: bool) -> None:
     rec = RECONCILERS[kind]
     uid = body.metadata.uid or ""
     with LOCKS.hold(uid, wait=wait) as got:
@@ -228,7 +275,17 @@ async def watched(event: kopf.RawEvent, *, kind: str, **_: Any) -> None:
         AGENDA.drop(uid)  # its change handler's pass will schedule the next check
 
 
-_KEPT_META = ("name", "namespace", "uid", "generation", "resourceVersion", "annotations", "creationTimestamp", "finalizers")
+_KEPT_META = (
+    "name",
+    "namespace",
+    "uid",
+    "generation",
+    "resourceVersion",
+    "labels",
+    "annotations",
+    "creationTimestamp",
+    "finalizers",
+)
 
 
 def _kept(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -251,6 +308,15 @@ def checked(uid: str) -> None:
     kind, raw = got
     if not _scheduled(raw):
         return
+    with _owned(raw.get("metadata") or {}) as ours:
+        if not ours:  # its shard moved away: its new owner's watch puts it on that replica's agenda
+            BODIES.pop(uid, None)
+            AGENDA.drop(uid)
+            return
+        _check(uid, kind, raw)
+
+
+def _check(uid: str, kind: str, raw: Mapping[str, Any]) -> None:
     rec = RECONCILERS[kind]
     with LOCKS.hold(uid, wait=False) as held:
         if not held:  # a change handler is on it; its status patch sets the next time
@@ -287,6 +353,71 @@ def _agenda_forever() -> None:
         while True:
             for uid in AGENDA.wait_due(timeout=60):
                 pool.submit(checked, uid)
+
+
+# ---------------------------------------------------------------- shards (STACKERY_SHARDS > 1)
+def start_shards(notify: Callable[[frozenset[int]], None]) -> Coordinator:
+    """Start holding shards: the Lease loop, and the labeller that puts new objects into a shard. `notify`
+    hears every change of the shards this replica may reconcile (controller.__main__ restarts kopf's watch
+    with their selector)."""
+    global SHARDS
+
+    def changed(active: frozenset[int]) -> None:
+        metrics.SHARDS_HELD.set(len(active))
+        for shard in range(SETTINGS.shards):
+            metrics.SHARD_HELD.labels(str(shard)).set(1 if shard in active else 0)
+        log.info("shards this replica reconciles: %s", sorted(active) or "none")
+        notify(active)
+
+    SHARDS = Coordinator(
+        KubeLeases(CLUSTER, SETTINGS.lease_namespace, SETTINGS.lease_seconds),
+        identity=SETTINGS.identity,
+        count=SETTINGS.shards,
+        duration=SETTINGS.lease_seconds,
+        on_change=changed,
+        on_event=lambda event: (
+            metrics.SHARD_PASSES_PAST_LEASE if event == "past_lease" else metrics.SHARD_HANDOFFS.labels(event)
+        ).inc(),
+    )
+    changed(frozenset())
+    threading.Thread(target=_leases_forever, args=(SHARDS,), name="stackery-leases", daemon=True).start()
+    for info in KINDS:
+        for ns in SETTINGS.namespaces or (None,):
+            threading.Thread(target=_label_forever, args=(SHARDS, info.plural, ns), name="stackery-labeller", daemon=True).start()
+    return SHARDS
+
+
+def _leases_forever(shards: Coordinator) -> None:
+    period = SETTINGS.lease_seconds / 3
+    while True:
+        try:
+            shards.tick()
+        except Exception as exc:  # noqa: BLE001 - the API is away: passes stop once the renewals are overdue
+            log.warning("could not read or renew the shards' leases: %s", exc)
+            shards.expire_stale()
+        time.sleep(period)
+
+
+def _label_forever(shards: Coordinator, plural_name: str, namespace: str | None) -> None:
+    """While this replica holds shard 0: watch the kind's objects without a valid shard label and give each
+    one (a stable hash of its uid). Every replica runs it; only one at a time writes."""
+    while True:
+        if 0 not in shards.active():
+            time.sleep(SETTINGS.lease_seconds / 3)
+            continue
+        try:
+            for obj in watch_objects(CLUSTER, plural_name, namespace, unlabelled(shards.count), timeout=60):
+                meta = obj.get("metadata") or {}
+                if 0 not in shards.active():
+                    break
+                try:
+                    label_shard(CLUSTER, plural_name, meta["namespace"], meta["name"], shard_of(meta["uid"], shards.count))
+                    metrics.SHARD_LABELS.inc()
+                except Exception as exc:  # noqa: BLE001 - deleted meanwhile; anything else: the next watch sees it again
+                    log.info("could not label %s %s/%s: %s", plural_name, meta.get("namespace"), meta.get("name"), exc)
+        except Exception as exc:  # noqa: BLE001 - the API is away: watch again
+            log.warning("the labeller could not watch %s: %s", plural_name, exc)
+            time.sleep(2)
 
 
 def _register(info: KindInfo) -> None:

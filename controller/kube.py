@@ -9,17 +9,19 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
 from . import GROUP, VERSION, plural
 from .core.adapter import ObjectRef
 from .errors import TerminalError
+from .shards import SHARD_LABEL, Lease, LeaseConflict
 
 log = logging.getLogger(__name__)
 MANAGED_BY = {"app.kubernetes.io/managed-by": "stackery-operator"}
@@ -85,15 +87,19 @@ class KubeCluster:
                     out.add(f"{info.kind} {item['metadata']['name']}")
         return sorted(out)
 
-    def list_objects(self, plural_name: str, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        """Every object of a kind (in the watched namespaces, or all)."""
+    def list_objects(self, plural_name: str, namespaces: tuple[str, ...] = (), label_selector: str = "") -> list[dict[str, Any]]:
+        """Every object of a kind (in the watched namespaces, or all; with a selector: in these shards)."""
         api = k8s.CustomObjectsApi(self._core().api_client)
         if not namespaces:
-            got: Any = api.list_cluster_custom_object(GROUP, VERSION, plural_name, _request_timeout=30)
+            got: Any = api.list_cluster_custom_object(
+                GROUP, VERSION, plural_name, label_selector=label_selector, _request_timeout=30
+            )
             return list(dict(got).get("items", []))
         out: list[dict[str, Any]] = []
         for ns in namespaces:
-            got = api.list_namespaced_custom_object(GROUP, VERSION, ns, plural_name, _request_timeout=30)
+            got = api.list_namespaced_custom_object(
+                GROUP, VERSION, ns, plural_name, label_selector=label_selector, _request_timeout=30
+            )
             out += list(dict(got).get("items", []))
         return out
 
@@ -275,3 +281,97 @@ class KubeReader:
     def current_namespace(self) -> str:
         _, active = k8s_config.list_kube_config_contexts(config_file=self._kubeconfig)  # type: ignore[no-untyped-call]
         return str((active or {}).get("context", {}).get("namespace") or "default")
+
+
+class KubeLeases:
+    """The shards' coordination.k8s.io Leases in the operator's namespace (controller.shards.LeaseStore)."""
+
+    def __init__(self, cluster: KubeCluster, namespace: str, duration: float) -> None:
+        self._cluster = cluster
+        self._namespace = namespace
+        self._duration = max(1, round(duration))
+
+    def _api(self) -> k8s.CoordinationV1Api:
+        return k8s.CoordinationV1Api(self._cluster._core().api_client)
+
+    @staticmethod
+    def _lease(got: Any) -> Lease:
+        spec = got.spec
+        return Lease(
+            name=got.metadata.name,
+            holder=spec.holder_identity or "",
+            version=got.metadata.resource_version,
+            transitions=spec.lease_transitions or 0,
+        )
+
+    def _body(self, name: str, holder: str, transitions: int, version: str | None = None) -> k8s.V1Lease:
+        now = datetime.now(UTC)
+        return k8s.V1Lease(
+            metadata=k8s.V1ObjectMeta(name=name, namespace=self._namespace, labels=dict(MANAGED_BY), resource_version=version),
+            spec=k8s.V1LeaseSpec(
+                holder_identity=holder or None,
+                lease_duration_seconds=self._duration,
+                acquire_time=now,
+                renew_time=now,
+                lease_transitions=transitions,
+            ),
+        )
+
+    def list(self) -> list[Lease]:
+        got = self._api().list_namespaced_lease(
+            self._namespace, label_selector="app.kubernetes.io/managed-by=stackery-operator", _request_timeout=10
+        )
+        leases = [self._lease(item) for item in got.items]
+        return [lease for lease in leases if lease.name.startswith(("stackery-shard-", "stackery-replica-"))]
+
+    def create(self, name: str, holder: str) -> Lease:
+        try:
+            return self._lease(
+                self._api().create_namespaced_lease(self._namespace, self._body(name, holder, 0), _request_timeout=10)
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                raise LeaseConflict(name) from None
+            raise
+
+    def write(self, lease: Lease, holder: str, transitions: int) -> Lease:
+        body = self._body(lease.name, holder, transitions, lease.version)
+        try:
+            return self._lease(self._api().replace_namespaced_lease(lease.name, self._namespace, body, _request_timeout=10))
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                raise LeaseConflict(lease.name) from None
+            raise
+
+    def delete(self, lease: Lease) -> None:
+        try:
+            self._api().delete_namespaced_lease(
+                lease.name,
+                self._namespace,
+                body=k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(resource_version=lease.version)),
+                _request_timeout=10,
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                raise LeaseConflict(lease.name) from None
+            if exc.status != 404:
+                raise
+
+
+def label_shard(cluster: KubeCluster, plural_name: str, namespace: str, name: str, shard: int) -> None:
+    """Put an object in a shard (the labeller's only write)."""
+    k8s.CustomObjectsApi(cluster._core().api_client).patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, plural_name, name, {"metadata": {"labels": {SHARD_LABEL: str(shard)}}}, _request_timeout=30
+    )
+
+
+def watch_objects(
+    cluster: KubeCluster, plural_name: str, namespace: str | None, label_selector: str, timeout: int
+) -> Iterator[dict[str, Any]]:
+    """The objects matching a selector now, then those that come to match it, for up to `timeout` seconds."""
+    api = k8s.CustomObjectsApi(cluster._core().api_client)
+    fn: Any = api.list_cluster_custom_object if namespace is None else api.list_namespaced_custom_object
+    args = (GROUP, VERSION, plural_name) if namespace is None else (GROUP, VERSION, namespace, plural_name)
+    for event in k8s_watch.Watch().stream(fn, *args, label_selector=label_selector, timeout_seconds=timeout):  # type: ignore[no-untyped-call]
+        if event.get("type") in ("ADDED", "MODIFIED"):
+            yield event["object"]

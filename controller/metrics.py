@@ -95,6 +95,39 @@ SWEEP_POKES = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+SHARDS_HELD = Gauge(
+    "stackery_shards_held",
+    "Shards this replica holds the Lease of and reconciles (0..STACKERY_SHARDS; absent when not sharded).",
+    registry=REGISTRY,
+)
+SHARD_HELD = Gauge(
+    "stackery_shard_held",
+    "1 for each shard (bounded by STACKERY_SHARDS, at most 64) this replica reconciles now, else 0.",
+    ["shard"],
+    registry=REGISTRY,
+)
+SHARD_HANDOFFS = Counter(
+    "stackery_shard_handoffs_total",
+    "Shard Leases this replica acquired, released (handed over after draining) or lost (taken, or not renewed).",
+    ["event"],
+    registry=REGISTRY,
+)
+SHARD_PASSES_PAST_LEASE = Counter(
+    "stackery_shard_passes_past_lease_total",
+    "Passes that ended after this replica's Lease on the object's shard had run out by its own clock: only then "
+    "could another replica have started on the same object. Stays 0 when no object had two owners at once.",
+    registry=REGISTRY,
+)
+SHARD_PASSES_REFUSED = Counter(
+    "stackery_shard_passes_refused_total",
+    "Passes not started because the object's shard is not (or no longer) this replica's.",
+    registry=REGISTRY,
+)
+SHARD_LABELS = Counter(
+    "stackery_shard_labels_total",
+    "Objects the labeller put into a shard (new objects, or ones whose shard label was missing or out of range).",
+    registry=REGISTRY,
+)
 
 _PER_OBJECT = (RESOURCE_READY, RESOURCE_DRIFTED, RESOURCE_STALLED, CERTIFICATE_PENDING)
 

@@ -60,9 +60,29 @@ class Settings:
     aws_rate_limits: str = field(default_factory=lambda: _env("STACKERY_AWS_RATE_LIMITS", "default=0,iam=15/30"))
     """Client-side AWS rate limits per service and region: service=rate/burst pairs, `default` for the rest
     (controller.aws.limits); a rate of 0 turns a service's limit off."""
+    shards: int = field(default_factory=lambda: int(_env("STACKERY_SHARDS", "1")))
+    """Shards the objects are split into (controller.shards), each owned by one replica through a Lease. 1: no
+    sharding, this replica reconciles everything (and no Lease is used)."""
+    identity: str = field(
+        default_factory=lambda: _env("STACKERY_IDENTITY", "") or os.environ.get("POD_NAME", "") or os.uname().nodename
+    )
+    """This replica's name in the shards' Leases (the chart gives the pod's name)."""
+    lease_namespace: str = field(
+        default_factory=lambda: _env("STACKERY_LEASE_NAMESPACE", "") or os.environ.get("POD_NAMESPACE", "")
+    )
+    """Namespace of the shards' Leases (the chart gives its own release namespace)."""
+    lease_seconds: float = field(default_factory=lambda: float(_env("STACKERY_LEASE_SECONDS", "15")))
+    """A shard's Lease duration: a replica that stops renewing loses its shards after this long (renewed
+    every third of it; passes stop after two thirds without a renewal)."""
     workers: int = field(default_factory=lambda: int(_env("STACKERY_WORKERS", "8")))
     """Threads running blocking AWS calls."""
 
     def __post_init__(self) -> None:
         if self.default_deletion_policy not in ("Delete", "Retain"):
             raise ValueError(f"STACKERY_DEFAULT_DELETION_POLICY must be Delete or Retain, not {self.default_deletion_policy!r}")
+        if not 1 <= self.shards <= 64:
+            raise ValueError(f"STACKERY_SHARDS must be between 1 and 64, not {self.shards}")
+        if self.shards > 1 and not self.lease_namespace:
+            raise ValueError("STACKERY_SHARDS > 1 needs the Leases' namespace: STACKERY_LEASE_NAMESPACE (or POD_NAMESPACE)")
+        if self.shards > 1 and self.lease_seconds < 3:
+            raise ValueError(f"STACKERY_LEASE_SECONDS must be at least 3, not {self.lease_seconds}")

@@ -103,6 +103,14 @@ class Processes:
                     proc.wait(5)
             self.procs.remove((pname, proc))
 
+    def kill(self, name: str) -> None:
+        for pname, proc in list(self.procs):
+            if pname == name:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+                self.procs.remove((pname, proc))
+
 
 @dataclass
 class TestBed:
@@ -310,6 +318,8 @@ class TestBed:
                 "templates/secrets-rbac.yaml",
                 "--set",
                 "outputSecrets.namespaces={default}",  # the examples' Database credentials (others: the tests grant)
+                "--set",
+                "operator.replicas=2",  # also renders the shards' Lease Role, so sharded replicas run with the chart's RBAC
             ],
             capture_output=True,
             text=True,
@@ -317,13 +327,17 @@ class TestBed:
         ).stdout
         self.kubectl("apply", "-f", "-", input=rendered)
 
-    def start_operator(self, *, who: str = "operator", **settings: str) -> None:
-        self.metrics_port = free_port()
+    def start_operator(self, *, who: str = "operator", name: str = "operator", **settings: str) -> int:
+        """Start an operator process (`name`: its process and log name; a second replica needs another).
+        Returns its metrics port (self.metrics_port is the one named "operator")."""
+        port = free_port()
+        if name == "operator":
+            self.metrics_port = port
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KUBECONFIG"))},
             **self.aws_env(),
             "KUBECONFIG": str(self.kubeconfig(who)),
-            "STACKERY_METRICS_PORT": str(self.metrics_port),
+            "STACKERY_METRICS_PORT": str(port),
             "STACKERY_PROBE_PORT": str(free_port()),
             "STACKERY_TICK_SECONDS": "1",
             "STACKERY_RESYNC_SECONDS": "5",
@@ -332,35 +346,42 @@ class TestBed:
             "STACKERY_BACKOFF_BASE_SECONDS": "1",
             "STACKERY_SWEEP_SECONDS": "2",
             "STACKERY_OVERDUE_MARGIN_SECONDS": "10",
+            "STACKERY_LEASE_NAMESPACE": OPERATOR_NS,
             "PYTHONUNBUFFERED": "1",
             **self.env_extra,
             **settings,
         }
         wrap = shlex.split(env.pop("STACKERY_OPERATOR_WRAP", ""))  # e.g. a profiler: hack/profile.py
-        proc = self.procs.start("operator", [*wrap, sys.executable, "-m", "controller"], self.workdir / "operator.log", env)
+        logfile = self.workdir / f"{name}.log"
+        proc = self.procs.start(name, [*wrap, sys.executable, "-m", "controller"], logfile, env)
         _wait(
-            lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=1).status == 200,
-            "operator",
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1).status == 200,
+            name,
             60,
             proc,
-            self.workdir / "operator.log",
+            logfile,
         )
-        log(f"operator running (metrics http://127.0.0.1:{self.metrics_port}/metrics, log {self.workdir / 'operator.log'})")
+        log(f"{name} running (metrics http://127.0.0.1:{port}/metrics, log {logfile})")
+        return port
 
-    def stop_operator(self) -> None:
-        self.procs.stop("operator")
+    def stop_operator(self, name: str = "operator") -> None:
+        self.procs.stop(name)
 
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+    def kill_operator(self, name: str = "operator") -> None:
+        """SIGKILL: no handover, no cleanup — as when a node dies."""
+        self.procs.kill(name)
+
+    def metrics(self, port: int | None = None) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port or self.metrics_port}/metrics", timeout=5) as r:
             return r.read().decode()
 
-    def metric_total(self, name: str, **labels: str) -> float:
-        """Sum of the operator's samples of `name` (e.g. stackery_aws_api_calls_total) carrying these labels."""
+    def metric_total(self, name: str, *, port: int | None = None, **labels: str) -> float:
+        """Sum of an operator's samples of `name` (e.g. stackery_aws_api_calls_total) carrying these labels."""
         want = [f'{k}="{v}"' for k, v in labels.items()]
         return sum(
             float(line.rsplit(" ", 1)[1])
-            for line in self.metrics().splitlines()
-            if line.startswith(name + "{") and all(w in line for w in want)
+            for line in self.metrics(port).splitlines()
+            if (line.startswith(name + "{") or line.startswith(name + " ")) and all(w in line for w in want)
         )
 
     def get(self, kind: str, name: str, namespace: str = "default") -> dict[str, Any]:
