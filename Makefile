@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo    - run the operator end to end on a local kube-apiserver + moto (DEMO_EXIT=1 to end by itself)"
 	@echo "make test    - create the venv, build/cache what is needed, run every test tier"
-	@echo "make bench   - N ObjectStores + ConfigStores + Tables at once (BENCH_N='100 500 1000', BENCH_LATENCY_MS='0 30', BENCH_THROTTLE=0.2, BENCH_TIMERS=1 adds kopf-timer rows)"
+	@echo "make bench   - N ObjectStores + ConfigStores + Tables at once (BENCH_N='100 500 1000', BENCH_LATENCY_MS='0 30', BENCH_THROTTLE=0.2, BENCH_REPLICAS=2 sharded replicas, BENCH_TIMERS=1 adds kopf-timer rows)"
 	@echo "make crds    - regenerate crds/ and the chart's crds/ from the pydantic models"
 	@echo "make lint    - ruff (check + format) + mypy + import-linter layers + CRD, picture and dashboard drift checks"
 	@echo "make picture - redraw docs/stack.svg (the examples' stack, by kubectl-stackery) and the Grafana dashboard"
@@ -73,7 +73,8 @@ resilience: $(STAMP)  ## the longer fault scenario by hand (ROUNDS=5 by default)
 
 bench: $(STAMP)
 	$(BIN)/python hack/bench.py $(if $(BENCH_N),--n $(BENCH_N),) $(if $(BENCH_NETWORKS),--networks $(BENCH_NETWORKS),) \
-		--latency-ms $(or $(BENCH_LATENCY_MS),0 30) --throttle $(or $(BENCH_THROTTLE),0.2) $(if $(BENCH_TIMERS),--timers,)
+		--latency-ms $(or $(BENCH_LATENCY_MS),0 30) --throttle $(or $(BENCH_THROTTLE),0.2) \
+		--replicas $(or $(BENCH_REPLICAS),2) $(if $(BENCH_TIMERS),--timers,)
 
 image:
 	docker build -t stackery-operator:dev .

@@ -121,6 +121,7 @@ class Coordinator:
         """lease name -> (version, local time it was first seen at that version)."""
         self._active: frozenset[int] = frozenset()
         self._me: Lease | None = None
+        self._ticks = 0
 
     # ------------------------------------------------------------------ what passes ask
     def active(self) -> frozenset[int]:
@@ -164,6 +165,9 @@ class Coordinator:
             | {self.identity}
         )
         self._reap(leases, now)
+        self._ticks += 1
+        if self._ticks == 1 and live == [self.identity]:
+            return  # first look: replicas starting together see each other's announcement before taking shards
         for shard in range(self.count):
             current = leases.get(SHARD_PREFIX + str(shard))
             mine = live[shard % len(live)] == self.identity

@@ -6,7 +6,8 @@ and JSON (bench/results/). No assertions: figures.
 
 --latency-ms 0 30 repeats each size with that much added to every AWS call (hack/faultproxy.py in front of
 moto: real AWS answers in tens of milliseconds); --throttle 0.2 makes that share of calls answer 429
-(throttling only), to show the operator's rate limits and adaptive retries at work.
+(throttling only), to show the operator's rate limits and adaptive retries at work; --replicas 2 adds a row
+with that many sharded replicas (the chart's 8 shards): CPU and AWS calls summed over them, RSS the largest.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ KINDS = (("objectstore", ("s3",)), ("configstore", ("ssm",)), ("table", ("dynamo
 
 
 # the chart's defaults for the sweep (the test bed's 2 s sweep would list every object 15 times as often)
+SHARDS = 8  # the chart's default (operator.shards)
 OPERATOR = {
     "STACKERY_RESYNC_SECONDS": "3600",
     "STACKERY_TICK_SECONDS": "10",
@@ -68,11 +70,17 @@ def manifests(n: int) -> str:
 
 
 def api_calls(bed: testbed.TestBed) -> dict[str, float]:
+    """AWS calls by service, summed over the operator's replicas."""
     out: dict[str, float] = {}
-    for m in re.finditer(r"^stackery_aws_api_calls_total\{([^}]*)\} (\S+)$", bed.metrics(), re.M):
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
-        out[labels["service"]] = out.get(labels["service"], 0) + float(m.group(2))
+    for port in bed.operator_ports.values():
+        for m in re.finditer(r"^stackery_aws_api_calls_total\{([^}]*)\} (\S+)$", bed.metrics(port), re.M):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+            out[labels["service"]] = out.get(labels["service"], 0) + float(m.group(2))
     return out
+
+
+def metric_total(bed: testbed.TestBed, name: str, **labels: str) -> float:
+    return sum(bed.metric_total(name, port=port, **labels) for port in bed.operator_ports.values())
 
 
 def states(bed: testbed.TestBed) -> list[dict[str, Any]]:
@@ -102,20 +110,27 @@ def poll(count: Any, total: int, since: float, timeout: float) -> int:
 
 
 def rss_peak_mib(bed: testbed.TestBed) -> float:
-    pid = next(p.pid for name, p in bed.procs.procs if name == "operator")
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak RSS of the operator (the largest replica's)."""
+    peaks = [float("nan")]
+    for name, p in bed.procs.procs:
+        if name in bed.operator_ports:
+            for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks[1:], default=peaks[0])
 
 
 def cpu_seconds(bed: testbed.TestBed, name: str = "operator") -> float:
-    """CPU (user + system) of one of the test bed's processes: the operator or moto."""
+    """CPU (user + system) of moto, or of the operator (summed over its replicas)."""
     import os
 
-    pid = next(p.pid for n, p in bed.procs.procs if n == name)
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    names = set(bed.operator_ports) if name == "operator" else {name}
+    total = 0.0
+    for n, p in bed.procs.procs:
+        if n in names:
+            fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def create_all(bed: testbed.TestBed, n: int, timeout: float) -> tuple[float, float, int]:
@@ -128,28 +143,45 @@ def create_all(bed: testbed.TestBed, n: int, timeout: float) -> tuple[float, flo
 
 
 @contextlib.contextmanager
-def bench_bed(latency_ms: float = 0.0, throttle: float = 0.0, scheduler: str = "agenda") -> Iterator[testbed.TestBed]:
+def bench_bed(
+    latency_ms: float = 0.0, throttle: float = 0.0, scheduler: str = "agenda", replicas: int = 1
+) -> Iterator[testbed.TestBed]:
     """The test bed with the chart's settings; with latency or throttling, the operator reaches moto through
-    the fault proxy (AWS_ENDPOINT_URL), exactly as it would reach AWS."""
-    if not latency_ms and not throttle:
-        with testbed.running(**OPERATOR, STACKERY_SCHEDULER=scheduler) as bed:
-            yield bed
-        return
+    the fault proxy (AWS_ENDPOINT_URL), exactly as it would reach AWS; with replicas > 1, that many sharded
+    replicas (the chart's 8 shards), started once they hold every shard between them."""
     with testbed.running(operator=False, **OPERATOR, STACKERY_SCHEDULER=scheduler) as bed:
-        proxy = faultproxy.FaultProxy(
-            bed.moto_url, rate=throttle, seed=3, latency=latency_ms / 1000, faults=("throttle",)
-        ).start()
+        proxy = None
+        env: dict[str, str] = {}
+        if latency_ms or throttle:
+            proxy = faultproxy.FaultProxy(
+                bed.moto_url, rate=throttle, seed=3, latency=latency_ms / 1000, faults=("throttle",)
+            ).start()
+            env["AWS_ENDPOINT_URL"] = proxy.url
         try:
-            bed.start_operator(AWS_ENDPOINT_URL=proxy.url)
+            if replicas == 1:
+                bed.start_operator(**env)
+            else:
+                for i in range(replicas):
+                    bed.start_operator(
+                        name="operator" if i == 0 else f"operator-{i + 1}",
+                        STACKERY_SHARDS=str(SHARDS),
+                        STACKERY_IDENTITY=f"replica-{i + 1}",
+                        **env,
+                    )
+                poll(lambda: int(metric_total(bed, "stackery_shards_held")), SHARDS, time.monotonic(), 120)
             yield bed
         finally:
-            bed.stop_operator()
-            proxy.stop()
+            for name in list(bed.operator_ports):
+                bed.stop_operator(name)
+            if proxy is not None:
+                proxy.stop()
 
 
-def run(n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0, scheduler: str = "agenda") -> dict[str, Any]:
+def run(
+    n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0, scheduler: str = "agenda", replicas: int = 1
+) -> dict[str, Any]:
     total = 3 * n
-    with bench_bed(latency_ms, throttle, scheduler) as bed:
+    with bench_bed(latency_ms, throttle, scheduler, replicas) as bed:
         idle_rss = rss_peak_mib(bed)
         moto0 = cpu_seconds(bed, "moto")
         cpu0 = cpu_seconds(bed)  # the operator's start (imports, first listing) is not the create's
@@ -157,8 +189,8 @@ def run(n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0, 
         create_calls = api_calls(bed)
         cpu_create = cpu_seconds(bed) - cpu0
         moto_create = cpu_seconds(bed, "moto") - moto0
-        throttled = bed.metric_total("stackery_aws_api_calls_total", outcome="throttled")
-        waited = bed.metric_total("stackery_aws_rate_limit_wait_seconds_total")
+        throttled = metric_total(bed, "stackery_aws_api_calls_total", outcome="throttled")
+        waited = metric_total(bed, "stackery_aws_rate_limit_wait_seconds_total")
         # one drift check of every object: an annotation change makes each reconcile once (observe only)
         time.sleep(1.1)  # passes of the create finished in an earlier second than the stamp
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -182,6 +214,7 @@ def run(n: int, timeout: float, latency_ms: float = 0.0, throttle: float = 0.0, 
         return {
             "n_per_kind": n,
             "scheduler": scheduler,
+            "replicas": replicas,
             "latency_ms": latency_ms,
             "throttle": throttle,
             "objects": total,
@@ -285,6 +318,7 @@ def main() -> None:
     ap.add_argument(
         "--check-resync", type=float, default=0.0, help="an extra row per size: scheduled checks every this many seconds"
     )
+    ap.add_argument("--replicas", type=int, default=1, help="an extra row per size with this many sharded replicas")
     ap.add_argument(
         "--timers", action="store_true", help="an extra row per size with kopf's per-object timers instead of the agenda"
     )
@@ -301,6 +335,8 @@ def main() -> None:
             row(f"N={n} per kind, {latency} ms per AWS call", run, n, args.timeout, latency_ms=latency)
         if args.timers:
             row(f"N={n} per kind, kopf timers per object", run, n, args.timeout, scheduler="timers")
+        if args.replicas > 1:
+            row(f"N={n} per kind, {args.replicas} sharded replicas", run, n, args.timeout, replicas=args.replicas)
         if args.check_resync:
             row(f"N={n} per kind, checks every {args.check_resync:.0f} s", run_checks, n, args.timeout, args.check_resync)
         if args.throttle:

@@ -123,6 +123,8 @@ class TestBed:
     moto_url: str = ""
     metrics_port: int = 0
     env_extra: dict[str, str] = field(default_factory=dict)
+    operator_ports: dict[str, int] = field(default_factory=dict)
+    """Metrics port of each running operator process, by name."""
     apiserver_args: list[str] = field(default_factory=list)
 
     # -------------------------------------------------------------- control plane
@@ -362,14 +364,17 @@ class TestBed:
             logfile,
         )
         log(f"{name} running (metrics http://127.0.0.1:{port}/metrics, log {logfile})")
+        self.operator_ports[name] = port
         return port
 
     def stop_operator(self, name: str = "operator") -> None:
         self.procs.stop(name)
+        self.operator_ports.pop(name, None)
 
     def kill_operator(self, name: str = "operator") -> None:
         """SIGKILL: no handover, no cleanup — as when a node dies."""
         self.procs.kill(name)
+        self.operator_ports.pop(name, None)
 
     def metrics(self, port: int | None = None) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{port or self.metrics_port}/metrics", timeout=5) as r:

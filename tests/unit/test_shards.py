@@ -97,6 +97,8 @@ def test_one_replica_takes_every_shard_and_renews_them() -> None:
     store, clock = Store(), Clock()
     a = replica(store, clock, "a")
     run(clock, a)
+    assert a.active() == frozenset(), "the first look only announces it (others starting with it show up)"
+    run(clock, a)
     assert a.active() == {0, 1, 2, 3}
     assert set(store.holders().values()) == {"a"}
     versions = {n: lease.version for n, lease in store.leases.items()}
@@ -104,10 +106,18 @@ def test_one_replica_takes_every_shard_and_renews_them() -> None:
     assert all(store.leases[n].version != v for n, v in versions.items()), "every lease renewed each tick"
 
 
+def test_replicas_starting_together_split_the_shards_without_a_handover() -> None:
+    store, clock, events = Store(), Clock(), []
+    a, b = replica(store, clock, "a", events=events), replica(store, clock, "b", events=events)
+    run(clock, a, b, ticks=2)
+    assert (a.active(), b.active()) == ({0, 2}, {1, 3})
+    assert events == ["acquired"] * 4
+
+
 def test_a_second_replica_gets_half_after_the_first_drains_and_hands_over() -> None:
     store, clock = Store(), Clock()
     a, b = replica(store, clock, "a"), replica(store, clock, "b")
-    run(clock, a)
+    run(clock, a, ticks=2)
     run(clock, a, b, ticks=3)
     assert a.active() == {0, 2}
     assert b.active() == {1, 3}
@@ -117,7 +127,7 @@ def test_a_second_replica_gets_half_after_the_first_drains_and_hands_over() -> N
 def test_a_shard_is_handed_over_only_after_its_running_pass_ends() -> None:
     store, clock = Store(), Clock()
     a, b = replica(store, clock, "a"), replica(store, clock, "b")
-    run(clock, a)
+    run(clock, a, ticks=2)
     with a.passing(1) as ours:
         assert ours
         run(clock, a, b, ticks=2)
@@ -145,13 +155,13 @@ def test_a_dead_replicas_shards_are_taken_once_its_lease_ran_out_and_not_before(
     assert a.active() == {0, 1, 2, 3}
     assert clock.now - died <= D + 2 * D / 3
     assert store.holders() == {0: "a", 1: "a", 2: "a", 3: "a"}
-    assert store.leases[SHARD_PREFIX + "1"].transitions == 2, "a -> b at the start, b -> a now"
+    assert store.leases[SHARD_PREFIX + "1"].transitions == 1, "b's (started together: no handover), then a's"
 
 
 def test_a_replica_that_cannot_renew_stops_passes_before_its_lease_runs_out() -> None:
     store, clock, events = Store(), Clock(), []
     a = replica(store, clock, "a", events=events)
-    run(clock, a)
+    run(clock, a, ticks=2)
     store.down = True
     for _ in range(2):
         with pytest.raises(ConnectionError):
@@ -167,7 +177,7 @@ def test_a_replica_that_cannot_renew_stops_passes_before_its_lease_runs_out() ->
 def test_a_pass_that_outlives_the_lease_is_counted() -> None:
     store, clock, events = Store(), Clock(), []
     a = replica(store, clock, "a", events=events)
-    run(clock, a)
+    run(clock, a, ticks=2)
     with a.passing(2) as ours:
         assert ours
         clock.now += D + 1  # no renewal meanwhile (the lease loop was starved)
@@ -179,7 +189,7 @@ def test_a_pass_that_outlives_the_lease_is_counted() -> None:
 def test_a_shard_taken_by_another_is_lost_at_once() -> None:
     store, clock, events = Store(), Clock(), []
     a = replica(store, clock, "a", events=events)
-    run(clock, a)
+    run(clock, a, ticks=2)
     name = SHARD_PREFIX + "3"
     store.leases[name] = Lease(name, "intruder", "999")
     run(clock, a)
@@ -198,11 +208,11 @@ def test_release_all_hands_every_shard_over_at_once() -> None:
     assert b.active() == {0, 1, 2, 3}, "released leases are taken without waiting for them to run out"
 
 
-def test_a_restarted_replica_takes_back_its_own_leases_at_once() -> None:
+def test_a_restarted_replica_takes_back_its_own_leases_without_waiting_for_them_to_run_out() -> None:
     store, clock = Store(), Clock()
-    run(clock, replica(store, clock, "a"))
+    run(clock, replica(store, clock, "a"), ticks=2)
     again = replica(store, clock, "a")
-    run(clock, again)
+    run(clock, again, ticks=2)
     assert again.active() == {0, 1, 2, 3}
 
 
