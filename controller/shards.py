@@ -204,9 +204,10 @@ class Coordinator:
 
     def _keep(self, shard: int, lease: Lease | None, mine: bool, now: float) -> None:
         held = self._leases[shard]
-        if lease is None or lease.version != held.version or lease.holder != self.identity:
-            self._lose(shard, "taken by " + (lease.holder if lease else "nobody (deleted)"))
+        if lease is None or lease.holder != self.identity:
+            self._lose(shard, "taken by " + (lease.holder or "nobody (cleared)" if lease else "nobody (deleted)"))
             return
+        held = lease  # ours, perhaps at a version whose write answer was lost (a timeout): renew from what is there
         with self._lock:
             draining = shard in self._draining
             drained = self._inflight[shard] == 0

@@ -1,16 +1,20 @@
-"""Where the operator's CPU goes: the bench's create (N objects of each bench kind at once) under py-spy.
+"""Where the operator's CPU or memory goes: the bench's create (N objects of each bench kind at once).
 
     python hack/profile.py --n 100 --py-spy /path/to/py-spy      # py-spy is on PyPI: pip install py-spy
+    python hack/profile.py --n 500 --memory                      # tracemalloc (standard library)
 
 py-spy launches the operator itself (no ptrace attach needed) and samples every thread for --seconds;
 the collapsed stacks are summarised by module (own and inclusive time) and written in full next to the
-summary (bench/results/profile-*.txt) for a flame graph. A tool for finding the cost, not a test.
+summary (bench/results/profile-*.txt) for a flame graph. --memory runs the operator with tracemalloc (a
+sitecustomize on its PYTHONPATH: no operator code changes) and writes, at each new peak of traced memory,
+the allocations still alive by line (bench/results/memory-*.txt). Tools for finding the cost, not tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,13 +59,55 @@ def module(path: str) -> str:
     return p
 
 
+SITECUSTOMIZE = """
+import os, threading, time, tracemalloc
+out = os.environ.get("STACKERY_TRACEMALLOC_OUT")
+if out:
+    tracemalloc.start(6)
+    def _peaks():
+        peak = 0
+        while True:
+            time.sleep(3)
+            current, _ = tracemalloc.get_traced_memory()
+            if current < peak * 1.05:
+                continue
+            peak = current
+            snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+            lines = [f"traced {current / 2**20:.1f} MiB at {time.strftime('%H:%M:%S')}", "", "by file"]
+            lines += [f"{s.size / 2**20:8.2f} MiB {s.count:8d}  {s.traceback[0]}" for s in snap.statistics("filename")[:25]]
+            lines += ["", "by line"]
+            lines += [f"{s.size / 2**20:8.2f} MiB {s.count:8d}  {s.traceback[0]}" for s in snap.statistics("lineno")[:40]]
+            with open(out, "w") as f:
+                f.write("\\n".join(lines) + "\\n")
+    threading.Thread(target=_peaks, daemon=True).start()
+"""
+
+
+def memory(n: int) -> None:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = ROOT / "bench" / "results" / f"memory-{stamp}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    site = Path(tempfile.mkdtemp(prefix="stackery-memory-"))
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env = {"PYTHONPATH": str(site), "STACKERY_TRACEMALLOC_OUT": str(out)}
+    with testbed.running(**bench.OPERATOR, **env) as bed:
+        _, took, ready = bench.create_all(bed, n, 1800)
+        testbed.log(f"memory: {ready}/{3 * n} Ready in {took:.1f} s (peak RSS {bench.rss_peak_mib(bed):.0f} MiB)")
+        time.sleep(10)
+    print(out.read_text())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--seconds", type=int, default=40, help="how long py-spy samples (from the operator's start)")
     ap.add_argument("--py-spy", default="py-spy")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--memory", action="store_true", help="tracemalloc instead of py-spy")
     args = ap.parse_args()
+    if args.memory:
+        memory(args.n)
+        return
     stamp = time.strftime("%Y%m%d-%H%M%S")
     raw = ROOT / "bench" / "results" / f"profile-{stamp}.txt"
     raw.parent.mkdir(parents=True, exist_ok=True)

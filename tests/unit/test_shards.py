@@ -233,3 +233,13 @@ def test_labels_selectors_and_hash() -> None:
     assert label_of({}, 4) is None
     assert selector({2, 0}) == "stackery.io/shard in (0,2)"
     assert unlabelled(3) == "stackery.io/shard notin (0,1,2)"
+
+
+def test_a_renewal_whose_answer_was_lost_is_not_a_lost_lease() -> None:
+    store, clock, events = Store(), Clock(), []
+    a = replica(store, clock, "a", events=events)
+    run(clock, a, ticks=2)
+    name = SHARD_PREFIX + "0"
+    store.leases[name] = Lease(name, "a", "555")  # our own write went through; its answer never came
+    run(clock, a)
+    assert 0 in a.active() and "lost" not in events
