@@ -65,7 +65,6 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Post only our own meaningful Events (kopf.event), not kopf's log lines.
     settings.posting.level = 100
     settings.execution.max_workers = SETTINGS.workers
-    settings.queueing.worker_limit = SETTINGS.concurrent_objects or None
     configure_limits(SETTINGS.aws_rate_limits)  # a malformed STACKERY_AWS_RATE_LIMITS stops the start here
     settings.peering.standalone = True
     settings.scanning.disabled = True

@@ -74,10 +74,6 @@ class Settings:
     lease_seconds: float = field(default_factory=lambda: float(_env("STACKERY_LEASE_SECONDS", "15")))
     """A shard's Lease duration: a replica that stops renewing loses its shards after this long (renewed
     every third of it; passes stop after two thirds without a renewal)."""
-    concurrent_objects: int = field(default_factory=lambda: int(_env("STACKERY_CONCURRENT_OBJECTS", "0")))
-    """How many objects kopf processes at once (its per-object workers; 0: no limit). Others wait their turn
-    in their watch queue: a burst of thousands of new objects then holds dozens of handler states, not
-    thousands."""
     workers: int = field(default_factory=lambda: int(_env("STACKERY_WORKERS", "8")))
     """Threads running blocking AWS calls."""
 

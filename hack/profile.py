@@ -104,6 +104,9 @@ def main() -> None:
     ap.add_argument("--py-spy", default="py-spy")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--memory", action="store_true", help="tracemalloc instead of py-spy")
+    ap.add_argument(
+        "--resync", type=float, default=3600, help="seconds between scheduled checks (e.g. 10: the profile is mostly checks)"
+    )
     args = ap.parse_args()
     if args.memory:
         memory(args.n)
@@ -112,7 +115,8 @@ def main() -> None:
     raw = ROOT / "bench" / "results" / f"profile-{stamp}.txt"
     raw.parent.mkdir(parents=True, exist_ok=True)
     wrap = f"{args.py_spy} record --format raw --rate 200 --threads --duration {args.seconds} -o {raw} --"
-    with testbed.running(**bench.OPERATOR, STACKERY_OPERATOR_WRAP=wrap) as bed:
+    settings = {**bench.OPERATOR, "STACKERY_RESYNC_SECONDS": str(args.resync)}
+    with testbed.running(**settings, STACKERY_OPERATOR_WRAP=wrap) as bed:
         _, took, ready = bench.create_all(bed, args.n, 600)
         testbed.log(f"profile: {ready}/{3 * args.n} Ready in {took:.1f} s; sampling until {args.seconds} s")
         deadline = time.monotonic() + args.seconds + 30
