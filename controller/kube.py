@@ -118,9 +118,17 @@ class KubeCluster:
     def patch_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> None:
         """Merge-patch the status subresource (None values remove keys): the pendingCreate marker, and the
         passes the agenda runs outside kopf's handlers (kopf applies a handler's own patch)."""
-        k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(
-            GROUP, VERSION, ref.namespace, plural(ref.kind), ref.name, {"status": dict(status)}, _request_timeout=30
+        answer: Any = k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(
+            GROUP,
+            VERSION,
+            ref.namespace,
+            plural(ref.kind),
+            ref.name,
+            {"status": dict(status)},
+            _request_timeout=30,
+            _preload_content=False,  # the answer is the whole object: not needed, so not decoded (errors still raise)
         )
+        answer.drain_conn()
 
     def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
         """A core/v1 Event about the object, as kopf.event posts them from handlers."""

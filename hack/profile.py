@@ -3,7 +3,7 @@
     python hack/profile.py --n 100 --py-spy /path/to/py-spy      # py-spy is on PyPI: pip install py-spy
     python hack/profile.py --n 500 --memory                      # tracemalloc (standard library)
 
-py-spy launches the operator itself (no ptrace attach needed) and samples every thread for --seconds;
+py-spy launches the operator itself (no ptrace attach needed) and samples the thread holding the GIL (where CPU goes, not waits) for --seconds;
 the collapsed stacks are summarised by module (own and inclusive time) and written in full next to the
 summary (bench/results/profile-*.txt) for a flame graph. --memory runs the operator with tracemalloc (a
 sitecustomize on its PYTHONPATH: no operator code changes) and writes, at each new peak of traced memory,
@@ -114,7 +114,7 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     raw = ROOT / "bench" / "results" / f"profile-{stamp}.txt"
     raw.parent.mkdir(parents=True, exist_ok=True)
-    wrap = f"{args.py_spy} record --format raw --rate 200 --threads --duration {args.seconds} -o {raw} --"
+    wrap = f"{args.py_spy} record --format raw --rate 200 --threads --gil --duration {args.seconds} -o {raw} --"
     settings = {**bench.OPERATOR, "STACKERY_RESYNC_SECONDS": str(args.resync)}
     with testbed.running(**settings, STACKERY_OPERATOR_WRAP=wrap) as bed:
         _, took, ready = bench.create_all(bed, args.n, 600)
