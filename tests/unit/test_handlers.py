@@ -254,3 +254,80 @@ def test_a_status_write_that_fails_keeps_the_object_on_the_agenda(fake: FakeReco
     event(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
     handlers.checked("uid-h")
     assert fake.calls == ["reconcile"] and handlers.AGENDA.at("uid-h") is not None
+
+
+# ------------------------------------------------------------------ shards (the gate before every pass)
+class OneShard:
+    """A Coordinator's gate with a fixed answer: this replica holds shard 1 only."""
+
+    count = 4
+
+    def __init__(self) -> None:
+        self.asked: list[int | None] = []
+
+    def active(self) -> frozenset[int]:
+        return frozenset({1})
+
+    def passing(self, shard: int | None) -> Any:
+        import contextlib
+
+        self.asked.append(shard)
+        return contextlib.nullcontext(shard == 1)
+
+
+def labelled(obj: Any, shard: str) -> Any:
+    obj["metadata"]["labels"] = {"stackery.io/shard": shard}
+    return obj
+
+
+@pytest.fixture
+def sharded(monkeypatch: pytest.MonkeyPatch) -> OneShard:
+    gate = OneShard()
+    monkeypatch.setattr(handlers, "SHARDS", gate)
+    return gate
+
+
+def test_a_change_on_another_replicas_shard_is_refused_and_left_to_kopfs_retry(fake: FakeReconciler, sharded: OneShard) -> None:
+    with pytest.raises(kopf.TemporaryError):
+        handlers.handle(labelled(body(), "2"), kopf.Patch(), kind="Widget", always=True, wait=True, delete=False)
+    with pytest.raises(kopf.TemporaryError):  # the finalizer too: only the shard's holder deletes in AWS
+        handlers.handle(labelled(body(), "2"), kopf.Patch(), kind="Widget", always=True, wait=True, delete=True)
+    assert fake.calls == []
+    handlers.handle(labelled(body(), "1"), kopf.Patch(), kind="Widget", always=True, wait=True, delete=False)
+    assert fake.calls == ["reconcile"] and sharded.asked == [2, 2, 1]
+
+
+def test_an_object_without_a_valid_shard_label_is_not_reconciled(fake: FakeReconciler, sharded: OneShard) -> None:
+    with pytest.raises(kopf.TemporaryError):
+        handlers.handle(labelled(body(), "9"), kopf.Patch(), kind="Widget", always=True, wait=True, delete=False)
+    assert fake.calls == [] and sharded.asked == [None]
+
+
+def test_a_scheduled_check_of_a_shard_that_moved_away_is_dropped(fake: FakeReconciler, agenda: Writes, sharded: OneShard) -> None:
+    event(labelled(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}), "3"))
+    assert "labels" in handlers.BODIES["uid-h"][1]["metadata"], "the kept body carries the shard label"
+    handlers.checked("uid-h")
+    assert fake.calls == [] and agenda.patches == []
+    assert handlers.AGENDA.at("uid-h") is None and "uid-h" not in handlers.BODIES
+    event(labelled(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}), "1"))
+    handlers.checked("uid-h")
+    assert fake.calls == ["reconcile"]
+
+
+def test_the_sweep_lists_only_this_replicas_shards(monkeypatch: pytest.MonkeyPatch, sharded: OneShard) -> None:
+    from datetime import UTC, datetime
+
+    asked: list[str] = []
+
+    class Lister:
+        def list_objects(self, plural: str, namespaces: tuple[str, ...], label_selector: str = "") -> list[Any]:
+            asked.append(label_selector)
+            return []
+
+    monkeypatch.setattr(handlers, "CLUSTER", Lister())
+    assert handlers.sweep_once(datetime.now(UTC)) == 0
+    assert set(asked) == {"stackery.io/shard in (1)"} and len(asked) == len(handlers.KINDS)
+    monkeypatch.setattr(sharded, "active", lambda: frozenset())
+    asked.clear()
+    handlers.sweep_once(datetime.now(UTC))
+    assert asked == [], "holding no shard, there is nothing of ours to list"
