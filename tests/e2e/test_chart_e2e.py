@@ -34,6 +34,7 @@ def test_helm_lint_clean() -> None:
             "--set",
             "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/x",
         ],
+        ["--set", "operator.replicas=3", "--set", "operator.shards=6"],
     ],
 )
 def test_rendered_chart_accepted_by_apiserver(bed: testbed.TestBed, values: list[str]) -> None:
@@ -42,6 +43,17 @@ def test_rendered_chart_accepted_by_apiserver(bed: testbed.TestBed, values: list
     rendered = helm("template", "stackery-operator", str(CHART), "--namespace", testbed.OPERATOR_NS, *values).stdout
     res = bed.kubectl("apply", "--dry-run=server", "-f", "-", input=rendered)
     assert "deployment.apps/stackery-operator-stackery-operator created (server dry run)" in res.stdout
+
+
+def test_replicas_render_shards_leases_and_a_disruption_budget() -> None:
+    one = helm("template", "x", str(CHART)).stdout
+    assert "STACKERY_SHARDS" not in one and "PodDisruptionBudget" not in one and "leases" not in one
+    assert "type: Recreate" in one
+    three = helm("template", "x", str(CHART), "--namespace", "ops", "--set", "operator.replicas=3").stdout
+    assert "replicas: 3" in three and "kind: PodDisruptionBudget" in three and "maxUnavailable: 1" in three
+    assert '{name: STACKERY_SHARDS, value: "8"}' in three and "fieldPath: metadata.name" in three
+    assert 'resources: ["leases"]' in three and "type: RollingUpdate" in three
+    assert helm("template", "x", str(CHART), "--set", "operator.shards=65", check=False).returncode != 0
 
 
 def test_monitoring_toggles_render() -> None:
