@@ -63,7 +63,8 @@ def test_two_replicas_split_the_shards_and_one_takes_over_when_the_other_dies(sb
     apply_list(bed, *(store(n, "one") for n in names))
     objs = {n: wait_for(lambda n=n: ready(bed, "stackeryconfigstore", n), what=f"{n} Ready") for n in names}
     shard = {n: int(o["metadata"]["labels"]["stackery.io/shard"]) for n, o in objs.items()}
-    assert set(shard.values()) == set(range(SHARDS)), "the labeller spread the objects over every shard"
+    # a hash of the uid: 12 objects leave some shard empty about one run in eight, but never all in one
+    assert len(set(shard.values())) > 1, "the labeller spread the objects over the shards"
     assert held(bed, a).isdisjoint(held(bed, b)) and held(bed, a) | held(bed, b) == set(range(SHARDS))
     for port in (a, b):  # both replicas did work, each only on its own shards
         assert bed.metric_total("stackery_reconcile_total", port=port) > 0
@@ -71,7 +72,7 @@ def test_two_replicas_split_the_shards_and_one_takes_over_when_the_other_dies(sb
     # SIGKILL b: no handover, its leases just stop being renewed
     b_shards = held(bed, b)
     orphans = [n for n in names if shard[n] in b_shards]
-    assert orphans
+    assert orphans  # none in b's two shards: one run in 4,096
     bed.kill_operator("replica-b")
     killed = time.monotonic()
     apply_list(bed, *(store(n, "two") for n in orphans))  # changes only the dead replica could have seen
