@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -63,9 +64,12 @@ async def _sharded(namespaces: list[str], probe: int) -> None:
         loop.call_soon_threadsafe(changed.set)
 
     shards = handlers.start_shards(notify)
+    # one pool for every kopf (re)start: kopf never shuts the executor of a finished run down, so a new one
+    # per selector change would leave its idle threads behind
+    pool = ThreadPoolExecutor(max_workers=handlers.SETTINGS.workers, thread_name_prefix="kopf-handlers")
     while not stopping.is_set():
+        changed.clear()  # before reading: a change notified after this read wakes the wait below
         held = shards.active()
-        changed.clear()
         waits: list[asyncio.Future[Any]] = [
             asyncio.ensure_future(changed.wait()),
             asyncio.ensure_future(stopping.wait()),
@@ -74,6 +78,7 @@ async def _sharded(namespaces: list[str], probe: int) -> None:
         task = None
         if held:
             settings = kopf.OperatorSettings()
+            settings.execution.executor = pool
             for info in KINDS:
                 settings.watching.label_selectors[GROUP, info.plural] = selector(held)
             task = asyncio.ensure_future(
@@ -86,7 +91,13 @@ async def _sharded(namespaces: list[str], probe: int) -> None:
                 )
             )
             waits.append(task)
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        while True:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            moved = shards.active() != held or stopping.is_set() or (task is not None and task.done())
+            if moved:
+                break
+            changed.clear()  # a late notice of the set this kopf already watches: no restart
+            waits[0] = asyncio.ensure_future(changed.wait())
         for w in waits[:2]:
             w.cancel()
         if task is not None:

@@ -310,16 +310,17 @@ class KubeLeases:
             holder=spec.holder_identity or "",
             version=got.metadata.resource_version,
             transitions=spec.lease_transitions or 0,
+            acquired=spec.acquire_time,
         )
 
-    def _body(self, name: str, holder: str, transitions: int, version: str | None = None) -> k8s.V1Lease:
+    def _body(self, name: str, holder: str, transitions: int, version: str | None = None, acquired: Any = None) -> k8s.V1Lease:
         now = datetime.now(UTC)
         return k8s.V1Lease(
             metadata=k8s.V1ObjectMeta(name=name, namespace=self._namespace, labels=dict(MANAGED_BY), resource_version=version),
             spec=k8s.V1LeaseSpec(
                 holder_identity=holder or None,
                 lease_duration_seconds=self._duration,
-                acquire_time=now,
+                acquire_time=acquired or now,
                 renew_time=now,
                 lease_transitions=transitions,
             ),
@@ -343,7 +344,8 @@ class KubeLeases:
             raise
 
     def write(self, lease: Lease, holder: str, transitions: int) -> Lease:
-        body = self._body(lease.name, holder, transitions, lease.version)
+        same = holder == lease.holder  # a renewal keeps acquireTime; a new holder (or a release) sets it
+        body = self._body(lease.name, holder, transitions, lease.version, lease.acquired if same else None)
         try:
             return self._lease(self._api().replace_namespaced_lease(lease.name, self._namespace, body, _request_timeout=10))
         except ApiException as exc:

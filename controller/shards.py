@@ -71,6 +71,8 @@ class Lease:
     version: str
     """resourceVersion: a write must name it (optimistic concurrency), and a change of it is a renewal."""
     transitions: int = 0
+    acquired: Any = None
+    """When the holder took it (kept through renewals; a new holder sets a new one)."""
 
 
 class LeaseConflict(Exception):
