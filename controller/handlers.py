@@ -31,7 +31,7 @@ from .core.adapter import ObjectRef
 from .core.reconciler import Managed, Reconciler, Result
 from .core.schedule import Health, overdue
 from .core.status import parse_iso
-from .kube import KubeCluster, KubeLeases, label_shard, watch_objects
+from .kube import KubeCluster, KubeLeases
 from .locks import ObjectLocks
 from .policy import load as load_policy
 from .registry import KINDS, WIRING, KindInfo
@@ -406,12 +406,12 @@ def _label_forever(shards: Coordinator, plural_name: str, namespace: str | None)
             time.sleep(SETTINGS.lease_seconds / 3)
             continue
         try:
-            for obj in watch_objects(CLUSTER, plural_name, namespace, unlabelled(shards.count), timeout=60):
+            for obj in CLUSTER.watch_objects(plural_name, namespace, unlabelled(shards.count), timeout=60):
                 meta = obj.get("metadata") or {}
                 if 0 not in shards.active():
                     break
                 try:
-                    label_shard(CLUSTER, plural_name, meta["namespace"], meta["name"], shard_of(meta["uid"], shards.count))
+                    CLUSTER.label_shard(plural_name, meta["namespace"], meta["name"], shard_of(meta["uid"], shards.count))
                     metrics.SHARD_LABELS.inc()
                 except Exception as exc:  # noqa: BLE001 - deleted meanwhile; anything else: the next watch sees it again
                     log.info("could not label %s %s/%s: %s", plural_name, meta.get("namespace"), meta.get("name"), exc)

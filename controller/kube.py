@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from . import GROUP, VERSION, plural
 from .core.adapter import ObjectRef
 from .errors import TerminalError
-from .shards import SHARD_LABEL, Lease, LeaseConflict
+from .shards import REPLICA_PREFIX, SHARD_LABEL, SHARD_PREFIX, Lease, LeaseConflict
 
 log = logging.getLogger(__name__)
 MANAGED_BY = {"app.kubernetes.io/managed-by": "stackery-operator"}
@@ -45,6 +45,13 @@ class KubeCluster:
                 self._api = k8s.CoreV1Api()
             return self._api
 
+    def api_client(self) -> k8s.ApiClient:
+        """The one configured client every API group's calls share (Leases included)."""
+        return self._core().api_client
+
+    def _custom(self) -> k8s.CustomObjectsApi:
+        return k8s.CustomObjectsApi(self.api_client())
+
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
         try:
             secret = self._core().read_namespaced_secret(name, namespace)
@@ -59,9 +66,7 @@ class KubeCluster:
 
     def read_node(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         try:
-            obj = k8s.CustomObjectsApi(self._core().api_client).get_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural(kind), name
-            )
+            obj = self._custom().get_namespaced_custom_object(GROUP, VERSION, namespace, plural(kind), name)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -74,7 +79,7 @@ class KubeCluster:
         from .core.adapter import NodeRef
         from .registry import KINDS
 
-        api = k8s.CustomObjectsApi(self._core().api_client)
+        api = self._custom()
         out = set()
         for info in KINDS:
             got: Any = api.list_namespaced_custom_object(GROUP, VERSION, namespace, info.plural)
@@ -87,38 +92,48 @@ class KubeCluster:
                     out.add(f"{info.kind} {item['metadata']['name']}")
         return sorted(out)
 
+    def _list_call(self, plural_name: str, namespace: str | None) -> tuple[Any, tuple[str, ...]]:
+        """The list call of a kind (cluster-wide when namespace is None) and its positional arguments."""
+        api = self._custom()
+        if namespace is None:
+            return api.list_cluster_custom_object, (GROUP, VERSION, plural_name)
+        return api.list_namespaced_custom_object, (GROUP, VERSION, namespace, plural_name)
+
     def list_objects(self, plural_name: str, namespaces: tuple[str, ...] = (), label_selector: str = "") -> list[dict[str, Any]]:
         """Every object of a kind (in the watched namespaces, or all; with a selector: in these shards)."""
-        api = k8s.CustomObjectsApi(self._core().api_client)
-        if not namespaces:
-            got: Any = api.list_cluster_custom_object(
-                GROUP, VERSION, plural_name, label_selector=label_selector, _request_timeout=30
-            )
-            return list(dict(got).get("items", []))
         out: list[dict[str, Any]] = []
-        for ns in namespaces:
-            got = api.list_namespaced_custom_object(
-                GROUP, VERSION, ns, plural_name, label_selector=label_selector, _request_timeout=30
-            )
+        for ns in namespaces or (None,):
+            fn, args = self._list_call(plural_name, ns)
+            got: Any = fn(*args, label_selector=label_selector, _request_timeout=30)
             out += list(dict(got).get("items", []))
         return out
 
+    def watch_objects(
+        self, plural_name: str, namespace: str | None, label_selector: str, timeout: int
+    ) -> Iterator[dict[str, Any]]:
+        """The objects matching a selector now, then those that come to match it, for up to `timeout` seconds."""
+        fn, args = self._list_call(plural_name, namespace)
+        for event in k8s_watch.Watch().stream(fn, *args, label_selector=label_selector, timeout_seconds=timeout):  # type: ignore[no-untyped-call]
+            if event.get("type") in ("ADDED", "MODIFIED"):
+                yield event["object"]
+
+    def _patch_metadata(self, plural_name: str, namespace: str, name: str, metadata: Mapping[str, Any]) -> None:
+        self._custom().patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural_name, name, {"metadata": dict(metadata)}, _request_timeout=30
+        )
+
+    def label_shard(self, plural_name: str, namespace: str, name: str, shard: int) -> None:
+        """Put an object in a shard (the labeller's only write)."""
+        self._patch_metadata(plural_name, namespace, name, {"labels": {SHARD_LABEL: str(shard)}})
+
     def request_pass(self, kind: str, namespace: str, name: str, when: str) -> None:
         """Ask for a pass now: an annotation change is a change kopf hands to the reconcile handler."""
-        k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            namespace,
-            plural(kind),
-            name,
-            {"metadata": {"annotations": {CHECK_REQUESTED_ANNOTATION: when}}},
-            _request_timeout=30,
-        )
+        self._patch_metadata(plural(kind), namespace, name, {"annotations": {CHECK_REQUESTED_ANNOTATION: when}})
 
     def patch_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> None:
         """Merge-patch the status subresource (None values remove keys): the pendingCreate marker, and the
         passes the agenda runs outside kopf's handlers (kopf applies a handler's own patch)."""
-        answer: Any = k8s.CustomObjectsApi(self._core().api_client).patch_namespaced_custom_object_status(
+        answer: Any = self._custom().patch_namespaced_custom_object_status(
             GROUP,
             VERSION,
             ref.namespace,
@@ -300,7 +315,7 @@ class KubeLeases:
         self._duration = max(1, round(duration))
 
     def _api(self) -> k8s.CoordinationV1Api:
-        return k8s.CoordinationV1Api(self._cluster._core().api_client)
+        return k8s.CoordinationV1Api(self._cluster.api_client())
 
     @staticmethod
     def _lease(got: Any) -> Lease:
@@ -331,7 +346,7 @@ class KubeLeases:
             self._namespace, label_selector="app.kubernetes.io/managed-by=stackery-operator", _request_timeout=10
         )
         leases = [self._lease(item) for item in got.items]
-        return [lease for lease in leases if lease.name.startswith(("stackery-shard-", "stackery-replica-"))]
+        return [lease for lease in leases if lease.name.startswith((SHARD_PREFIX, REPLICA_PREFIX))]
 
     def create(self, name: str, holder: str) -> Lease:
         try:
@@ -366,22 +381,3 @@ class KubeLeases:
                 raise LeaseConflict(lease.name) from None
             if exc.status != 404:
                 raise
-
-
-def label_shard(cluster: KubeCluster, plural_name: str, namespace: str, name: str, shard: int) -> None:
-    """Put an object in a shard (the labeller's only write)."""
-    k8s.CustomObjectsApi(cluster._core().api_client).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, plural_name, name, {"metadata": {"labels": {SHARD_LABEL: str(shard)}}}, _request_timeout=30
-    )
-
-
-def watch_objects(
-    cluster: KubeCluster, plural_name: str, namespace: str | None, label_selector: str, timeout: int
-) -> Iterator[dict[str, Any]]:
-    """The objects matching a selector now, then those that come to match it, for up to `timeout` seconds."""
-    api = k8s.CustomObjectsApi(cluster._core().api_client)
-    fn: Any = api.list_cluster_custom_object if namespace is None else api.list_namespaced_custom_object
-    args = (GROUP, VERSION, plural_name) if namespace is None else (GROUP, VERSION, namespace, plural_name)
-    for event in k8s_watch.Watch().stream(fn, *args, label_selector=label_selector, timeout_seconds=timeout):  # type: ignore[no-untyped-call]
-        if event.get("type") in ("ADDED", "MODIFIED"):
-            yield event["object"]

@@ -114,16 +114,15 @@ class Coordinator:
         self._on_change = on_change or (lambda _: None)
         self._on_event = on_event or (lambda _: None)
         self._lock = threading.Condition()
-        self._renewed: dict[int, float] = {}
-        """shard -> local time just before its last successful renewal (or acquisition)."""
-        self._leases: dict[int, Lease] = {}
+        self._held: dict[int, tuple[Lease, float]] = {}
+        """shard -> its lease as last written, and the local time just before that write (renewal or acquisition)."""
         self._draining: set[int] = set()
         self._inflight: Counter[int] = Counter()
         self._seen: dict[str, tuple[str, float]] = {}
         """lease name -> (version, local time it was first seen at that version)."""
         self._active: frozenset[int] = frozenset()
         self._me: Lease | None = None
-        self._ticks = 0
+        self._looked = False
 
     # ------------------------------------------------------------------ what passes ask
     def active(self) -> frozenset[int]:
@@ -146,12 +145,16 @@ class Coordinator:
                 assert shard is not None
                 with self._lock:
                     self._inflight[shard] -= 1
-                    if self._clock() > self._renewed.get(shard, float("-inf")) + self.duration:
+                    if self._clock() > self._renewed(shard) + self.duration:
                         self._on_event("past_lease")  # another replica may have taken it meanwhile
                     self._lock.notify_all()
 
+    def _renewed(self, shard: int) -> float:
+        got = self._held.get(shard)
+        return got[1] if got else float("-inf")
+
     def _fresh(self, shard: int, now: float) -> bool:
-        return now < self._renewed.get(shard, float("-inf")) + self.duration * 2 / 3
+        return now < self._renewed(shard) + self.duration * 2 / 3
 
     # ------------------------------------------------------------------ the loop
     def tick(self) -> None:
@@ -167,13 +170,13 @@ class Coordinator:
             | {self.identity}
         )
         self._reap(leases, now)
-        self._ticks += 1
-        if self._ticks == 1 and live == [self.identity]:
+        first, self._looked = not self._looked, True
+        if first and live == [self.identity]:
             return  # first look: replicas starting together see each other's announcement before taking shards
         for shard in range(self.count):
             current = leases.get(SHARD_PREFIX + str(shard))
             mine = live[shard % len(live)] == self.identity
-            if shard in self._renewed:
+            if shard in self._held:
                 self._keep(shard, current, mine, now)
             elif mine or (current is not None and self._expired(current, now, grace=self.duration)):
                 self._take(shard, current, now)
@@ -205,27 +208,24 @@ class Coordinator:
                 self._seen.pop(name, None)
 
     def _keep(self, shard: int, lease: Lease | None, mine: bool, now: float) -> None:
-        held = self._leases[shard]
         if lease is None or lease.holder != self.identity:
             self._lose(shard, "taken by " + (lease.holder or "nobody (cleared)" if lease else "nobody (deleted)"))
             return
-        held = lease  # ours, perhaps at a version whose write answer was lost (a timeout): renew from what is there
+        # renew from the lease as listed: ours, perhaps at a version whose write answer was lost (a timeout)
+        drained = False
         with self._lock:
-            draining = shard in self._draining
-            drained = self._inflight[shard] == 0
-        if not mine and not draining:
-            with self._lock:
-                self._draining.add(shard)  # stop new passes first; hand over once the running ones end
-            log.info("shard %d: handing over (another replica prefers it); draining", shard)
-        elif draining and drained and not mine:
-            self._release(shard, held)
-            return
-        elif draining and mine:
-            with self._lock:
+            if mine:
                 self._draining.discard(shard)
+            elif shard not in self._draining:
+                self._draining.add(shard)  # stop new passes first; hand over once the running ones end
+                log.info("shard %d: handing over (another replica prefers it); draining", shard)
+            else:
+                drained = self._inflight[shard] == 0
+        if drained:
+            self._release(shard, lease)
+            return
         try:
-            self._leases[shard] = self._store.write(held, self.identity, held.transitions)
-            self._renewed[shard] = now
+            self._held[shard] = (self._store.write(lease, self.identity, lease.transitions), now)
         except LeaseConflict:
             self._lose(shard, "written by another replica")
         except Exception as exc:  # noqa: BLE001 - the API is away: keep trying until the renew deadline
@@ -246,8 +246,7 @@ class Coordinator:
                 return  # held by a live replica: it hands over when it sees we prefer it
         except LeaseConflict:
             return
-        self._leases[shard] = got
-        self._renewed[shard] = now
+        self._held[shard] = (got, now)
         self._on_event("acquired")
         log.info("shard %d: acquired (holder was %r)", shard, lease.holder if lease else None)
 
@@ -266,15 +265,14 @@ class Coordinator:
         log.warning("shard %d: lost (%s)", shard, why)
 
     def _forget(self, shard: int) -> None:
-        self._renewed.pop(shard, None)
-        self._leases.pop(shard, None)
+        self._held.pop(shard, None)
         with self._lock:
             self._draining.discard(shard)
 
     def _publish(self) -> None:
         now = self._clock()
         with self._lock:
-            active = frozenset(s for s in self._renewed if s not in self._draining and self._fresh(s, now))
+            active = frozenset(s for s in self._held if s not in self._draining and self._fresh(s, now))
             changed = active != self._active
             self._active = active
         if changed:
@@ -289,12 +287,12 @@ class Coordinator:
         """Hand every shard over: stop new passes, wait (up to `timeout`) for the running ones, clear the
         leases so other replicas take them at once, and withdraw this replica's announcement."""
         with self._lock:
-            self._draining.update(self._renewed)
+            self._draining.update(self._held)
             self._active = frozenset()
             end = self._clock() + timeout
-            while any(self._inflight[s] for s in self._renewed) and self._clock() < end:
+            while any(self._inflight[s] for s in self._held) and self._clock() < end:
                 self._lock.wait(0.2)
-        for shard, held in list(self._leases.items()):
+        for shard, (held, _) in list(self._held.items()):
             self._release(shard, held)
         if self._me is not None:
             try:

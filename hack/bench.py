@@ -111,13 +111,14 @@ def poll(count: Any, total: int, since: float, timeout: float) -> int:
 
 def rss_peak_mib(bed: testbed.TestBed) -> float:
     """Peak RSS of the operator (the largest replica's)."""
-    peaks = [float("nan")]
-    for name, p in bed.procs.procs:
-        if name in bed.operator_ports:
-            for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks.append(int(line.split()[1]) / 1024)
-    return max(peaks[1:], default=peaks[0])
+    peaks = [
+        int(line.split()[1]) / 1024
+        for name, p in bed.procs.procs
+        if name in bed.operator_ports
+        for line in Path(f"/proc/{p.pid}/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    ]
+    return max(peaks, default=float("nan"))
 
 
 def cpu_seconds(bed: testbed.TestBed, name: str = "operator") -> float:
@@ -247,9 +248,9 @@ def run_checks(n: int, timeout: float, resync: float, window: float = 60.0) -> d
     with testbed.running(**{**OPERATOR, "STACKERY_RESYNC_SECONDS": str(resync)}) as bed:
         _, _, ready = create_all(bed, n, timeout)
         time.sleep(resync)  # the first scheduled checks are under way
-        c0, r0, a0 = cpu_seconds(bed), bed.metric_total("stackery_reconcile_total"), sum(api_calls(bed).values())
+        c0, r0, a0 = cpu_seconds(bed), metric_total(bed, "stackery_reconcile_total"), sum(api_calls(bed).values())
         time.sleep(window)
-        checks = bed.metric_total("stackery_reconcile_total") - r0
+        checks = metric_total(bed, "stackery_reconcile_total") - r0
         cpu = cpu_seconds(bed) - c0
         calls = sum(api_calls(bed).values()) - a0
         return {

@@ -88,13 +88,14 @@ class Processes:
         self.procs.append((name, proc))
         return proc
 
-    def stop(self, name: str | None = None, timeout: float = 10) -> None:
+    def stop(self, name: str | None = None, timeout: float = 10, *, sig: int = signal.SIGTERM) -> None:
+        """Stop processes (all, or those named): `sig` (SIGKILL: as when a node dies), SIGKILL after `timeout`."""
         for pname, proc in reversed(list(self.procs)):
             if name is not None and pname != name:
                 continue
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    os.killpg(proc.pid, sig)
                 try:
                     proc.wait(timeout)
                 except subprocess.TimeoutExpired:
@@ -102,14 +103,6 @@ class Processes:
                         os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(5)
             self.procs.remove((pname, proc))
-
-    def kill(self, name: str) -> None:
-        for pname, proc in list(self.procs):
-            if pname == name:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-                self.procs.remove((pname, proc))
 
 
 @dataclass
@@ -121,11 +114,15 @@ class TestBed:
     admin_token: str = "admin-token-stackery"
     operator_token: str = "operator-token-stackery"
     moto_url: str = ""
-    metrics_port: int = 0
     env_extra: dict[str, str] = field(default_factory=dict)
     operator_ports: dict[str, int] = field(default_factory=dict)
     """Metrics port of each running operator process, by name."""
     apiserver_args: list[str] = field(default_factory=list)
+
+    @property
+    def metrics_port(self) -> int:
+        """The metrics port of the operator process named "operator" (0 when none runs)."""
+        return self.operator_ports.get("operator", 0)
 
     # -------------------------------------------------------------- control plane
     def start_control_plane(self) -> None:
@@ -333,8 +330,6 @@ class TestBed:
         """Start an operator process (`name`: its process and log name; a second replica needs another).
         Returns its metrics port (self.metrics_port is the one named "operator")."""
         port = free_port()
-        if name == "operator":
-            self.metrics_port = port
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KUBECONFIG"))},
             **self.aws_env(),
@@ -373,7 +368,7 @@ class TestBed:
 
     def kill_operator(self, name: str = "operator") -> None:
         """SIGKILL: no handover, no cleanup — as when a node dies."""
-        self.procs.kill(name)
+        self.procs.stop(name, sig=signal.SIGKILL)
         self.operator_ports.pop(name, None)
 
     def metrics(self, port: int | None = None) -> str:
