@@ -13,9 +13,15 @@ duplicated: setting an object's time again moves it (stale heap entries are skip
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import threading
 from collections.abc import Callable
+
+
+def spread(uid: str) -> float:
+    """A stable point in [0, 1) per object: where in a window its check falls when many are due at once."""
+    return int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16) / 0x100000000
 
 
 class Agenda:
@@ -26,6 +32,9 @@ class Agenda:
         self._heap: list[tuple[float, int, str]] = []
         self._when: dict[str, tuple[float, int]] = {}
         """uid -> (time, sequence) of its live entry; heap entries that do not match are stale."""
+        self._planned: dict[str, float] = {}
+        """uid -> the last time set, kept after it is popped (a check under way) until dropped: what the
+        sweep judges lateness by, since a check that finds nothing new does not write nextCheckAt."""
         self._seq = 0
         self._cond = threading.Condition()
 
@@ -38,6 +47,7 @@ class Agenda:
         with self._cond:
             self._seq += 1
             self._when[uid] = (when, self._seq)
+            self._planned[uid] = when
             heapq.heappush(self._heap, (when, self._seq, uid))
             if self._heap[0][2] == uid and self._heap[0][1] == self._seq:
                 self._cond.notify()  # the earliest entry changed: the waiting thread sleeps too long otherwise
@@ -49,9 +59,15 @@ class Agenda:
             got = self._when.get(uid)
             return got[0] if got else None
 
+    def planned(self, uid: str) -> float | None:
+        """The time uid was last set to, also while its check runs (None once dropped, or never set)."""
+        with self._cond:
+            return self._planned.get(uid)
+
     def drop(self, uid: str) -> None:
         with self._cond:
             self._when.pop(uid, None)
+            self._planned.pop(uid, None)
 
     def due(self, now: float | None = None) -> list[str]:
         """Pop every uid whose time has come (each once)."""

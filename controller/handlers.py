@@ -24,7 +24,7 @@ from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from . import GROUP, VERSION, metrics
-from .agenda import Agenda
+from .agenda import Agenda, spread
 from .aws.clients import acting_as, configure_limits
 from .aws.errors import classify
 from .core.adapter import ObjectRef
@@ -125,7 +125,7 @@ def sweep_once(now: datetime) -> int:
         return 0
     for info in KINDS:
         items = CLUSTER.list_objects(info.plural, SETTINGS.namespaces, selector(held) if held is not None else "")
-        late = overdue(info.kind, items, now=now, margin=SETTINGS.overdue_margin_seconds)
+        late = overdue(info.kind, items, now=now, margin=SETTINGS.overdue_margin_seconds, planned=AGENDA.planned)
         metrics.CHECKS_OVERDUE.labels(info.kind).set(len(late))
         for due in late:
             log.warning(
@@ -268,11 +268,36 @@ async def watched(event: kopf.RawEvent, *, kind: str, **_: Any) -> None:
         BODIES.pop(uid, None)  # the finalizer handler (kopf) owns a deleting object
         AGENDA.drop(uid)
         return
+    before = BODIES.get(uid)
     BODIES[uid] = (kind, _kept(raw))
-    if _scheduled(raw):
-        _schedule(uid, raw.get("status") or {})
-    else:
+    if not _scheduled(raw):
         AGENDA.drop(uid)  # its change handler's pass will schedule the next check
+        return
+    status = raw.get("status") or {}
+    if before is None:
+        _resume(uid, status)
+    elif before[1]["status"].get("nextCheckAt") != status.get("nextCheckAt") or AGENDA.planned(uid) is None:
+        _schedule(uid, status)
+    # else: no pass wrote a new time (a label, an annotation): the agenda's time stands, which after a check
+    # that wrote nothing is later than the status shows
+
+
+def _resume(uid: str, status: Mapping[str, Any]) -> None:
+    """An object seen for the first time (the operator started, or took over its shard). In sync and past
+    its stored nextCheckAt — expected, since checks that find nothing new leave it unwritten — it is
+    checked at a point spread over the next resync period (by its uid), not all at once; anything else at
+    its stored time."""
+    nxt = parse_iso(status.get("nextCheckAt"))
+    now = time.time()
+    if nxt is not None and nxt.timestamp() <= now and _in_sync(status):
+        AGENDA.set(uid, now + SETTINGS.resync_seconds * spread(uid))
+    else:
+        _schedule(uid, status)
+
+
+def _in_sync(status: Mapping[str, Any]) -> bool:
+    ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
+    return bool(ready and ready.get("status") == "True") and not status.get("drift") and not status.get("failures")
 
 
 _KEPT_META = (
@@ -330,9 +355,11 @@ def _check(uid: str, kind: str, raw: Mapping[str, Any]) -> None:
             result = rec.reconcile(obj)
         base = str((raw.get("metadata") or {}).get("resourceVersion") or "")
         try:
-            if result.status:
+            if result.status and not result.quiet:  # quiet: nothing new; the agenda keeps the next time
                 STATUS.remember(uid, base, result.status)
                 CLUSTER.patch_status(obj.ref, result.status)
+            else:
+                metrics.QUIET_CHECKS.labels(kind).inc()
         except Exception as exc:  # noqa: BLE001 - gone meanwhile, or the API is away: look again later
             if getattr(exc, "status", None) == 404:
                 BODIES.pop(uid, None)

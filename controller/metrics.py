@@ -95,6 +95,12 @@ SWEEP_POKES = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+QUIET_CHECKS = Counter(
+    "stackery_checks_unwritten",
+    "Scheduled checks that found nothing new and wrote no status (their next time kept in memory).",
+    ["kind"],
+    registry=REGISTRY,
+)
 SHARDS_HELD = Gauge(
     "stackery_shards_held",
     "Shards this replica holds the Lease of and reconciles (0..STACKERY_SHARDS; absent when not sharded).",

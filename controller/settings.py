@@ -26,6 +26,9 @@ class Settings:
     """How often an in-sync object is re-read from AWS to detect drift."""
     resync_jitter: float = field(default_factory=lambda: float(_env("STACKERY_RESYNC_JITTER", "0.1")))
     """Fraction (+/-) by which each object's resync is spread, so objects do not poll AWS in lockstep."""
+    status_heartbeat_seconds: float = field(default_factory=lambda: float(_env("STACKERY_STATUS_HEARTBEAT_SECONDS", "3600")))
+    """A scheduled check that finds nothing new writes no status (its next time stays in memory); it writes
+    anyway once the stored lastSyncTime is this old, so status shows the operator is still looking."""
     tick_seconds: float = field(default_factory=lambda: float(_env("STACKERY_TICK_SECONDS", "10")))
     """With the agenda: how soon a changed object is looked at if its change handler did not get to it. With
     timers: how often each object's timer wakes to see whether a check is due (no AWS call unless due)."""

@@ -32,6 +32,7 @@ KINDS = (("objectstore", ("s3",)), ("configstore", ("ssm",)), ("table", ("dynamo
 SHARDS = 8  # the chart's default (operator.shards)
 OPERATOR = {
     "STACKERY_RESYNC_SECONDS": "3600",
+    "STACKERY_STATUS_HEARTBEAT_SECONDS": "3600",
     "STACKERY_TICK_SECONDS": "10",
     "STACKERY_LOG_LEVEL": "WARNING",
     "STACKERY_SWEEP_SECONDS": "30",
@@ -249,8 +250,10 @@ def run_checks(n: int, timeout: float, resync: float, window: float = 60.0) -> d
         _, _, ready = create_all(bed, n, timeout)
         time.sleep(resync)  # the first scheduled checks are under way
         c0, r0, a0 = cpu_seconds(bed), metric_total(bed, "stackery_reconcile_total"), sum(api_calls(bed).values())
+        q0 = metric_total(bed, "stackery_checks_unwritten_total")
         time.sleep(window)
         checks = metric_total(bed, "stackery_reconcile_total") - r0
+        unwritten = metric_total(bed, "stackery_checks_unwritten_total") - q0
         cpu = cpu_seconds(bed) - c0
         calls = sum(api_calls(bed).values()) - a0
         return {
@@ -261,6 +264,7 @@ def run_checks(n: int, timeout: float, resync: float, window: float = 60.0) -> d
             "scheduled_checks": int(checks),
             "cpu_ms_per_scheduled_check": round(1000 * cpu / checks, 2) if checks else None,
             "aws_calls_per_scheduled_check": round(calls / checks, 2) if checks else None,
+            "share_of_checks_writing_status": round(1 - unwritten / checks, 3) if checks else None,
             "cpu_cores_while_checking": round(cpu / window, 3),
         }
 

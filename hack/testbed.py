@@ -338,6 +338,9 @@ class TestBed:
             "STACKERY_PROBE_PORT": str(free_port()),
             "STACKERY_TICK_SECONDS": "1",
             "STACKERY_RESYNC_SECONDS": "5",
+            # checks that find nothing new write no status; this writes one at least every 15 s, so tests can
+            # watch lastSyncTime move (the default, 1 h, is what the bench measures)
+            "STACKERY_STATUS_HEARTBEAT_SECONDS": "15",
             "STACKERY_WAIT_SECONDS": "2",
             "STACKERY_BLOCKED_SECONDS": "3",
             "STACKERY_BACKOFF_BASE_SECONDS": "1",

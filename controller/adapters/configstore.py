@@ -59,6 +59,7 @@ def desired_value(req: Req, param: Parameter) -> tuple[str | None, str]:
 
 class ConfigStoreAdapter:
     name_scope: ClaimKind | None = "ssmPath"
+    tagged_at_create: bool = True
 
     def external_name(self, ref: ObjectRef, spec: ConfigStoreSpec) -> str:
         return spec.path or default_path(ref)

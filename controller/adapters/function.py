@@ -191,6 +191,7 @@ def code_args(spec: FunctionSpec, nodes: Nodes) -> tuple[dict[str, Any], str]:
 # ------------------------------------------------------------------ adapter
 class FunctionAdapter:
     name_scope: ClaimKind | None = None
+    tagged_at_create: bool = False
 
     def external_name(self, ref: ObjectRef, spec: FunctionSpec) -> str:
         return spec.function_name or dns_name("stackery", ref, max_len=64)

@@ -209,6 +209,7 @@ def judge(req: Req, b: Bucket) -> Observation[Bucket]:
 # ------------------------------------------------------------------ adapter
 class ObjectStoreAdapter:
     name_scope: ClaimKind | None = None
+    tagged_at_create: bool = False
 
     def external_name(self, ref: ObjectRef, spec: ObjectStoreSpec) -> str:
         return spec.bucket_name or dns_name("stackery", ref, max_len=63)

@@ -138,6 +138,7 @@ def judge(req: Req, state: Table) -> Observation[Table]:
 # ------------------------------------------------------------------ adapter
 class TableAdapter:
     name_scope: ClaimKind | None = None
+    tagged_at_create: bool = True
 
     def external_name(self, ref: ObjectRef, spec: TableSpec) -> str:
         return spec.table_name or dns_name("stackery", ref, max_len=255)

@@ -144,8 +144,17 @@ class CommonStatus(Model):
     external_name: str | None = Field(default=None, description="Name or id of the main AWS resource.")
     region: str | None = Field(default=None, description="Region the resources live in.")
     drift: list[DriftEntry] = Field(default_factory=list, description="Fields where AWS differs from the spec.")
-    last_sync_time: str | None = Field(default=None, description="When AWS was last read (RFC 3339).")
-    next_check_at: str | None = Field(default=None, description="When the operator will look at AWS again.")
+    last_sync_time: str | None = Field(
+        default=None,
+        description="When a pass last wrote this status after reading AWS (RFC 3339). A scheduled check that finds "
+        "nothing new writes nothing, so this moves when something changes, and at least every "
+        "STACKERY_STATUS_HEARTBEAT_SECONDS (default 1 h) while the operator keeps checking.",
+    )
+    next_check_at: str | None = Field(
+        default=None,
+        description="When the operator planned to look at AWS again, as of lastSyncTime (checks that find nothing new "
+        "keep their next time in the operator's memory, not here).",
+    )
     failures: int | None = Field(default=None, description="Consecutive failed reconciles (drives backoff).")
     failure_context: str | None = Field(
         default=None,

@@ -160,6 +160,12 @@ class Adapter(Protocol[SpecT, ActualT]):
     """The scope rule the main resource's name falls under when a user chooses it with the adoption
     annotation (an SSM path for a ConfigStore); None: only the adoption rule for untagged resources."""
 
+    tagged_at_create: bool
+    """True when the create call that makes the main resource also tags it (CreateTable with Tags): a failed
+    create cannot leave an untagged resource of this object's, so the core writes no pendingCreate marker
+    before it (one status write, and its watch event, fewer per create). False: tags follow in another call
+    (CreateBucket, then PutBucketTagging), and the marker lets a retry recognise the untagged leftover."""
+
     def external_name(self, ref: ObjectRef, spec: SpecT) -> str:
         """Deterministic name of the main AWS resource (so a retried create finds what it made)."""
         ...

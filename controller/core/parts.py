@@ -137,6 +137,7 @@ class Composite(Generic[SpecT]):
     """The Adapter contract over ordered parts. Subclasses add external_name, references and claims."""
 
     name_scope: ClaimKind | None = None
+    tagged_at_create: bool = False
 
     def __init__(self, parts: Sequence[Part[SpecT, Any]], *, primary: str) -> None:
         self.parts = ordered(parts)

@@ -205,7 +205,8 @@ class Reconciler(Generic[SpecT]):
 
         created = False
         if not obs.exists:
-            self.cluster.mark_pending_create(obj.ref, req.external_name)
+            if not self.adapter.tagged_at_create:
+                self.cluster.mark_pending_create(obj.ref, req.external_name)
             try:
                 made = self.adapter.create(req, obs)
             except WaitingError as wait:  # a prerequisite is not there yet (e.g. certificate approval)

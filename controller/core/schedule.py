@@ -9,9 +9,9 @@ something the operator owns, re-derived from the apiserver's own data, so nothin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .status import parse_iso
@@ -25,14 +25,27 @@ class Due:
     late_seconds: float
 
 
-def overdue(kind: str, items: Iterable[Mapping[str, Any]], *, now: datetime, margin: float) -> list[Due]:
-    """Objects whose next check is more than `margin` seconds late; an object never handled at all
-    (no status) counts from its creation."""
+def overdue(
+    kind: str,
+    items: Iterable[Mapping[str, Any]],
+    *,
+    now: datetime,
+    margin: float,
+    planned: Callable[[str], float | None] = lambda uid: None,
+) -> list[Due]:
+    """Objects whose next check is more than `margin` seconds late: by the time the operator planned
+    (`planned(uid)`, epoch seconds, when it holds one: a check that finds nothing new does not write
+    nextCheckAt), else by status.nextCheckAt; an object never handled at all (no status) counts from its
+    creation."""
     out: list[Due] = []
     for item in items:
         meta = item.get("metadata") or {}
         status = item.get("status") or {}
-        due = parse_iso(status.get("nextCheckAt")) if status else None
+        when = planned(str(meta.get("uid") or ""))
+        if when is not None:
+            due: datetime | None = datetime.fromtimestamp(when, UTC)
+        else:
+            due = parse_iso(status.get("nextCheckAt")) if status else None
         if due is None:
             due = parse_iso(meta.get("creationTimestamp"))
         if due is None:

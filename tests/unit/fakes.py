@@ -29,6 +29,7 @@ class FakeAdapter:
     """An in-memory cloud: name -> {"tags": {...}, "size": int, "color": str}."""
 
     name_scope: ClaimKind | None = None
+    tagged_at_create: bool = False
 
     cloud: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from controller.agenda import Agenda
+from controller.agenda import Agenda, spread
 
 
 class Clock:
@@ -75,3 +75,20 @@ def test_wait_due_returns_empty_after_its_timeout_when_nothing_is_due() -> None:
     a = Agenda(time.monotonic)
     a.set("late", time.monotonic() + 3600)
     assert a.wait_due(timeout=0.05) == []
+
+
+def test_the_planned_time_outlives_the_pop_until_dropped() -> None:
+    agenda = Agenda(lambda: 100.0)
+    agenda.set("a", 50.0)
+    assert agenda.due() == ["a"] and agenda.at("a") is None
+    assert agenda.planned("a") == 50.0, "a check under way still has the time it was planned for"
+    agenda.set("a", 400.0)
+    assert agenda.planned("a") == 400.0
+    agenda.drop("a")
+    assert agenda.planned("a") is None
+
+
+def test_spread_is_stable_and_in_the_unit_interval() -> None:
+    points = [spread(f"uid-{i}") for i in range(200)]
+    assert all(0 <= p < 1 for p in points) and spread("uid-7") == points[7]
+    assert min(points) < 0.1 and max(points) > 0.9, "spread over the whole window"

@@ -82,6 +82,7 @@ def test_a_waiting_holder_gets_the_lock_when_released() -> None:
 class FakeReconciler:
     due: bool = True
     done: bool = True
+    quiet: bool = False
     seen: list[Managed] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
 
@@ -91,7 +92,8 @@ class FakeReconciler:
     def reconcile(self, obj: Managed) -> Result:
         self.seen.append(obj)
         self.calls.append("reconcile")
-        return Result(status={"nextCheckAt": "later", "lastSyncTime": "now"}, events=[], requeue_after=300)
+        status = {"nextCheckAt": "2026-01-01T00:10:00Z", "lastSyncTime": "2026-01-01T00:05:00Z"}
+        return Result(status=status, events=[], requeue_after=300, quiet=self.quiet)
 
     def finalize(self, obj: Managed) -> Result:
         self.seen.append(obj)
@@ -123,7 +125,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeReconciler:
 def test_change_reconciles_and_patches_status(fake: FakeReconciler) -> None:
     patch = kopf.Patch()
     handlers.handle(body(), patch, kind="Widget", always=True, wait=True, delete=False)
-    assert fake.calls == ["reconcile"] and patch["status"]["nextCheckAt"] == "later"
+    assert fake.calls == ["reconcile"] and patch["status"]["nextCheckAt"] == "2026-01-01T00:10:00Z"
 
 
 def test_timer_acts_only_when_due(fake: FakeReconciler) -> None:
@@ -146,7 +148,7 @@ def test_next_pass_on_the_same_body_sees_the_status_just_written(fake: FakeRecon
     handlers.handle(
         body(rv="5", status={"nextCheckAt": "stale"}), kopf.Patch(), kind="Widget", always=False, wait=False, delete=False
     )
-    assert fake.seen[-1].status["nextCheckAt"] == "later"
+    assert fake.seen[-1].status["nextCheckAt"] == "2026-01-01T00:10:00Z"
     handlers.handle(
         body(rv="6", status={"nextCheckAt": "newer"}), kopf.Patch(), kind="Widget", always=False, wait=False, delete=False
     )
@@ -231,7 +233,53 @@ def test_a_deleting_object_leaves_the_agenda(agenda: Writes) -> None:
 def test_a_scheduled_check_reconciles_and_writes_status_itself(fake: FakeReconciler, agenda: Writes) -> None:
     event(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
     handlers.checked("uid-h")
-    assert fake.calls == ["reconcile"] and agenda.patches == [{"nextCheckAt": "later", "lastSyncTime": "now"}]
+    assert fake.calls == ["reconcile"]
+    assert agenda.patches == [{"nextCheckAt": "2026-01-01T00:10:00Z", "lastSyncTime": "2026-01-01T00:05:00Z"}]
+
+
+IN_SYNC = {
+    "observedGeneration": 1,
+    "nextCheckAt": "2026-01-01T00:05:00Z",
+    "conditions": [{"type": "Ready", "status": "True"}],
+    "drift": [],
+}
+
+
+def test_a_check_with_nothing_new_writes_nothing_and_keeps_its_next_time_in_the_agenda(
+    fake: FakeReconciler, agenda: Writes
+) -> None:
+    fake.quiet = True
+    event(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
+    handlers.checked("uid-h")
+    assert fake.calls == ["reconcile"] and agenda.patches == []
+    planned = handlers.parse_iso("2026-01-01T00:10:00Z").timestamp()
+    assert handlers.AGENDA.at("uid-h") == planned
+    # a later event that no pass wrote (a label, an annotation) shows the old nextCheckAt: the plan stands
+    labelled_later = raw(rv="2", status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"})
+    labelled_later["metadata"]["labels"] = {"team": "web"}
+    event(labelled_later)
+    assert handlers.AGENDA.at("uid-h") == planned
+    # a pass that writes status (a spec change, a drift) sets the time again, earlier or later
+    event(raw(rv="3", status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:06:00Z"}))
+    assert handlers.AGENDA.at("uid-h") == handlers.parse_iso("2026-01-01T00:06:00Z").timestamp()
+
+
+def test_after_a_restart_in_sync_objects_past_their_stored_time_are_spread_over_a_resync(
+    fake: FakeReconciler, agenda: Writes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handlers.time, "time", lambda: 1_900_000_000.0)
+    for i in range(50):
+        body_ = raw(status=IN_SYNC)
+        body_["metadata"]["uid"] = f"uid-{i}"
+        event(body_)
+    times = [handlers.AGENDA.at(f"uid-{i}") or 0.0 for i in range(50)]
+    window = handlers.SETTINGS.resync_seconds
+    assert all(1_900_000_000.0 <= t < 1_900_000_000.0 + window for t in times)
+    assert max(times) - min(times) > window / 2, "spread, not all at once"
+    # an object that is not in sync (waiting, failing, drifted) is looked at when its status says
+    waiting = raw(status={**IN_SYNC, "conditions": [{"type": "Ready", "status": "False"}]})
+    event(waiting)
+    assert handlers.AGENDA.at("uid-h") == handlers.parse_iso("2026-01-01T00:05:00Z").timestamp()
 
 
 def test_a_scheduled_check_that_is_not_due_any_more_is_put_back(fake: FakeReconciler, agenda: Writes) -> None:
@@ -331,3 +379,29 @@ def test_the_sweep_lists_only_this_replicas_shards(monkeypatch: pytest.MonkeyPat
     asked.clear()
     handlers.sweep_once(datetime.now(UTC))
     assert asked == [], "holding no shard, there is nothing of ours to list"
+
+
+def test_the_sweep_asks_for_passes_on_late_plans_not_on_stale_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checks that found nothing new leave status.nextCheckAt behind: the sweep judges by the agenda's plan
+    where there is one, and by the status only for objects the agenda does not know."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    stale = {"nextCheckAt": "2026-05-31T00:00:00Z"}
+    items = [{"metadata": {"uid": u, "namespace": "ns", "name": u}, "status": stale} for u in ("fresh", "late", "unknown")]
+    poked: list[str] = []
+
+    class Cluster:
+        def list_objects(self, plural: str, namespaces: tuple[str, ...], label_selector: str = "") -> list[Any]:
+            return items if plural == handlers.KINDS[0].plural else []
+
+        def request_pass(self, kind: str, namespace: str, name: str, when: str) -> None:
+            poked.append(name)
+
+    agenda = handlers.Agenda(lambda: now.timestamp())
+    agenda.set("fresh", now.timestamp() + 60)
+    agenda.set("late", now.timestamp() - 600)
+    monkeypatch.setattr(handlers, "AGENDA", agenda)
+    monkeypatch.setattr(handlers, "CLUSTER", Cluster())
+    assert handlers.sweep_once(now) == 2
+    assert poked == ["late", "unknown"]

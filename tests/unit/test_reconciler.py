@@ -59,6 +59,45 @@ def test_in_sync_resync_makes_no_writes_and_no_events() -> None:
     assert obj.summary() == ("True", "True", "False", "False")
 
 
+def test_a_check_that_finds_nothing_new_is_quiet_until_the_heartbeat() -> None:
+    """quiet: the scheduled-check path may leave the status unwritten (issue 15: a status write per check
+    was half its CPU, in the operator's own echo of it)."""
+    rec, _, _, clock = make()
+    obj = Obj(spec={"size": 3})
+    assert not run(rec, obj).quiet, "the first pass has everything to say"
+    clock.advance(300)
+    assert run(rec, obj).quiet
+    clock.advance(300)
+    quiet = rec.reconcile(obj.managed())  # not merged: the stored lastSyncTime stays 300 s old
+    assert quiet.quiet and quiet.status["lastSyncTime"] != obj.status["lastSyncTime"]
+    clock.advance(3600)  # the stored lastSyncTime is older than the heartbeat: written anyway
+    assert not rec.reconcile(obj.managed()).quiet
+
+
+def test_a_check_with_news_is_not_quiet() -> None:
+    rec, adapter, _, clock = make()
+    obj = Obj(spec={"size": 3, "driftPolicy": "Report"})
+    run(rec, obj)
+    adapter.cloud["widget-ns-w"]["size"] = 9  # drift: conditions and status.drift change, an Event
+    clock.advance(300)
+    drifted = run(rec, obj)
+    assert not drifted.quiet and drifted.events
+    clock.advance(300)
+    assert run(rec, obj).quiet, "the same drift again: nothing new to say"
+    adapter.cloud["widget-ns-w"]["size"] = 3
+    clock.advance(300)
+    assert not run(rec, obj).quiet, "drift gone: Synced turns True again"
+
+
+def test_a_kind_that_tags_at_create_writes_no_pending_marker() -> None:
+    rec, adapter, cluster, _ = make(FakeAdapter(tagged_at_create=True))
+    run(rec, Obj(spec={"size": 3}))
+    assert adapter.writes[0] == "create" and cluster.pending == []
+    rec, adapter, cluster, _ = make()
+    run(rec, Obj(spec={"size": 3}))
+    assert cluster.pending == ["widget-ns-w"], "tags in a later call: the marker is written before the create"
+
+
 def test_spec_change_is_applied_even_with_drift_policy_report() -> None:
     rec, adapter, _, _ = make()
     obj = Obj(spec={"size": 3, "driftPolicy": "Report"})

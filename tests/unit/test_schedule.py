@@ -34,6 +34,18 @@ def test_overdue_counts_only_checks_later_than_the_margin() -> None:
     assert all(d.kind == "StackeryTable" and d.namespace == "ns" for d in got)
 
 
+def test_a_time_the_operator_planned_wins_over_a_stale_next_check_at() -> None:
+    """A check that finds nothing new leaves status.nextCheckAt behind; the agenda's time is the plan."""
+    items = [item("quiet", "2026-11-28T11:00:00Z"), item("lost", "2026-11-28T11:00:00Z")]
+    for i, it in enumerate(items):
+        it["metadata"]["uid"] = f"u{i}"
+    plan = {"u0": NOW.timestamp() + 200}
+    got = overdue("StackeryTable", items, now=NOW, margin=120, planned=plan.get)
+    assert [d.name for d in got] == ["lost"]
+    plan["u0"] = NOW.timestamp() - 600  # planned, but the check never happened: the plan is overdue too
+    assert [d.name for d in overdue("StackeryTable", items, now=NOW, margin=120, planned=plan.get)] == ["quiet", "lost"]
+
+
 def test_health_fails_when_the_api_cannot_be_listed_or_objects_stay_overdue() -> None:
     h = Health(started=NOW - timedelta(seconds=30))
     assert h.problem(NOW, unreachable_after=600, overdue_after=600) is None  # just started
