@@ -268,6 +268,7 @@ async def watched(event: kopf.RawEvent, *, kind: str, **_: Any) -> None:
         BODIES.pop(uid, None)  # the finalizer handler (kopf) owns a deleting object
         AGENDA.drop(uid)
         return
+    STATUS.seen(uid, str(meta.get("resourceVersion") or ""))
     before = BODIES.get(uid)
     BODIES[uid] = (kind, _kept(raw))
     if not _scheduled(raw):

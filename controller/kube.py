@@ -99,14 +99,24 @@ class KubeCluster:
             return api.list_cluster_custom_object, (GROUP, VERSION, plural_name)
         return api.list_namespaced_custom_object, (GROUP, VERSION, namespace, plural_name)
 
-    def list_objects(self, plural_name: str, namespaces: tuple[str, ...] = (), label_selector: str = "") -> list[dict[str, Any]]:
-        """Every object of a kind (in the watched namespaces, or all; with a selector: in these shards)."""
-        out: list[dict[str, Any]] = []
+    LIST_PAGE = 250
+    """Objects per list page: the sweep holds one page decoded at a time, not thousands of bodies at once
+    (a whole list of 1,000 objects was about 18 MiB of the peak RSS at 3,000 objects, issue 15)."""
+
+    def list_objects(
+        self, plural_name: str, namespaces: tuple[str, ...] = (), label_selector: str = ""
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a kind (in the watched namespaces, or all; with a selector: in these shards), a page
+        at a time."""
         for ns in namespaces or (None,):
             fn, args = self._list_call(plural_name, ns)
-            got: Any = fn(*args, label_selector=label_selector, _request_timeout=30)
-            out += list(dict(got).get("items", []))
-        return out
+            token = ""
+            while True:
+                got = dict(fn(*args, label_selector=label_selector, limit=self.LIST_PAGE, _continue=token, _request_timeout=30))
+                yield from got.get("items", [])
+                token = (got.get("metadata") or {}).get("continue") or ""
+                if not token:
+                    break
 
     def watch_objects(
         self, plural_name: str, namespace: str | None, label_selector: str, timeout: int

@@ -36,6 +36,15 @@ class StatusCache:
             del self._by_uid[uid]  # the body has moved on: it is the truth from now on
             return dict(seen)
 
+    def seen(self, uid: str, version: str) -> None:
+        """The watch delivered the object at `version`: a cached status computed from another version is
+        retired now, not at the object's next pass (an hour away for an object in sync: at thousands of
+        objects, a status dict each held for nothing)."""
+        with self._guard:
+            cached = self._by_uid.get(uid)
+            if cached is not None and cached[0] != version:
+                del self._by_uid[uid]
+
     def forget(self, uid: str) -> None:
         with self._guard:
             self._by_uid.pop(uid, None)

@@ -123,7 +123,8 @@ def rss_peak_mib(bed: testbed.TestBed) -> float:
 
 
 def cpu_seconds(bed: testbed.TestBed, name: str = "operator") -> float:
-    """CPU (user + system) of moto, or of the operator (summed over its replicas)."""
+    """CPU (user + system) of a test-bed process (moto, kube-apiserver, etcd), or of the operator (summed over
+    its replicas)."""
     import os
 
     names = set(bed.operator_ports) if name == "operator" else {name}
@@ -186,11 +187,13 @@ def run(
     with bench_bed(latency_ms, throttle, scheduler, replicas) as bed:
         idle_rss = rss_peak_mib(bed)
         moto0 = cpu_seconds(bed, "moto")
+        plane0 = cpu_seconds(bed, "kube-apiserver") + cpu_seconds(bed, "etcd")
         cpu0 = cpu_seconds(bed)  # the operator's start (imports, first listing) is not the create's
         applied, t_ready, ready = create_all(bed, n, timeout)
         create_calls = api_calls(bed)
         cpu_create = cpu_seconds(bed) - cpu0
         moto_create = cpu_seconds(bed, "moto") - moto0
+        plane_create = cpu_seconds(bed, "kube-apiserver") + cpu_seconds(bed, "etcd") - plane0
         throttled = metric_total(bed, "stackery_aws_api_calls_total", outcome="throttled")
         waited = metric_total(bed, "stackery_aws_rate_limit_wait_seconds_total")
         # one drift check of every object: an annotation change makes each reconcile once (observe only)
@@ -231,6 +234,8 @@ def run(
             "cpu_ms_per_object_create": round(1000 * cpu_create / total, 1),
             "cpu_ms_per_object_check": round(1000 * cpu_check / total, 1),
             "moto_cpu_seconds_create": round(moto_create, 1),
+            "ready_over_moto_cpu": round(t_ready / moto_create, 2) if moto_create else None,
+            "apiserver_etcd_cpu_seconds_create": round(plane_create, 1),
             "throttled_attempts": int(throttled),
             "rate_limit_wait_seconds": round(waited, 1),
             "cpu_cores_steady": round(idle_cpu, 3),

@@ -32,6 +32,15 @@ def test_a_later_body_wins_and_retires_the_cached_status() -> None:
     assert cache.current("u", "41", {"nextCheckAt": "old"}) == {"nextCheckAt": "old"}
 
 
+def test_a_newer_body_from_the_watch_retires_the_cached_status_at_once() -> None:
+    cache = StatusCache()
+    cache.remember("u", "41", {"nextCheckAt": "mine"})
+    cache.seen("u", "41")  # the body we computed from, seen again: still overlaid
+    assert cache.current("u", "41", {"nextCheckAt": "old"}) == {"nextCheckAt": "mine"}
+    cache.seen("u", "42")  # our patch landed: nothing held for this object any more
+    assert cache._by_uid == {}
+
+
 def test_two_passes_in_one_second_keep_the_newest() -> None:
     cache = StatusCache()
     same_second = "2026-01-01T00:00:00Z"
@@ -405,3 +414,24 @@ def test_the_sweep_asks_for_passes_on_late_plans_not_on_stale_status(monkeypatch
     monkeypatch.setattr(handlers, "CLUSTER", Cluster())
     assert handlers.sweep_once(now) == 2
     assert poked == ["late", "unknown"]
+
+
+def test_the_sweep_reads_a_kind_a_page_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KubeCluster.list_objects follows the apiserver's continue tokens and yields as it goes, so at most one
+    page of bodies is held decoded (the kubernetes client's own call is replaced; the e2e tier lists for real)."""
+    from controller.kube import KubeCluster
+
+    pages = {"": (["a", "b"], "t1"), "t1": (["c", "d"], "t2"), "t2": (["e"], "")}
+    asked: list[tuple[str, int]] = []
+
+    def list_call(*args: Any, label_selector: str, limit: int, _continue: str, _request_timeout: int) -> dict[str, Any]:
+        asked.append((_continue, limit))
+        names, token = pages[_continue]
+        return {"items": [{"metadata": {"name": n}} for n in names], "metadata": {"continue": token}}
+
+    cluster = KubeCluster()
+    monkeypatch.setattr(cluster, "_list_call", lambda plural, ns: (list_call, ()))
+    got = cluster.list_objects("widgets")
+    assert next(got)["metadata"]["name"] == "a" and len(asked) == 1, "the first page is used before the next is read"
+    assert [o["metadata"]["name"] for o in got] == ["b", "c", "d", "e"]
+    assert asked == [("", cluster.LIST_PAGE), ("t1", cluster.LIST_PAGE), ("t2", cluster.LIST_PAGE)]
