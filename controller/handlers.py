@@ -45,6 +45,7 @@ POLICY = load_policy(SETTINGS.policy_file)
 CLUSTER = KubeCluster()
 LOCKS = ObjectLocks()
 FINALIZER = "stackery.io/finalizer"
+DIFFBASE_FIELD = "status.lastHandledConfiguration"
 STATUS = StatusCache()
 HEALTH = Health(started=datetime.now(UTC))
 READY = threading.Event()
@@ -60,8 +61,14 @@ _STARTED = threading.Event()
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="stackery.io")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="stackery.io")
+    # kopf's retry bookkeeping in status too: annotations cost a PATCH of the object itself (a marker
+    # annotation on every new object, progress on every retry) beside the status PATCH; status is one
+    settings.persistence.progress_storage = kopf.StatusProgressStorage(
+        field="status.kopf.progress", touch_field="status.kopf.dummy"
+    )
+    # in status: written in the same request as the pass's status (as an annotation it took a PATCH of its own
+    # per pass, with its own watch event; issue 15)
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field=DIFFBASE_FIELD)
     # Post only our own meaningful Events (kopf.event), not kopf's log lines.
     settings.posting.level = 100
     settings.execution.max_workers = SETTINGS.workers

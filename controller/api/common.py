@@ -169,3 +169,9 @@ class CommonStatus(Model):
     pending_create: str | None = Field(
         default=None, description="Name of an AWS resource being created right now (crash safety marker)."
     )
+    last_handled_configuration: str | None = Field(
+        default=None,
+        description="The spec (and labels, annotations) the operator last handled, as JSON: how it tells a change "
+        "from an echo. Kept in status, not in an annotation, so it is written with the rest of the status (one "
+        "request fewer per pass) and GitOps tools never see it as a difference.",
+    )

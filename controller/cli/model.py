@@ -38,6 +38,8 @@ _BOOKKEEPING = frozenset(
         "failures",
         "readyAt",
         "pendingCreate",
+        "lastHandledConfiguration",
+        "kopf",
         "resourceName",
         "resourceRegion",
         "region",
