@@ -269,7 +269,8 @@ def run_checks(n: int, timeout: float, resync: float, window: float = 60.0) -> d
             "scheduled_checks": int(checks),
             "cpu_ms_per_scheduled_check": round(1000 * cpu / checks, 2) if checks else None,
             "aws_calls_per_scheduled_check": round(calls / checks, 2) if checks else None,
-            "share_of_checks_writing_status": round(1 - unwritten / checks, 3) if checks else None,
+            # the two counters are read a moment apart: never below 0
+            "share_of_checks_writing_status": round(max(0.0, 1 - unwritten / checks), 3) if checks else None,
             "cpu_cores_while_checking": round(cpu / window, 3),
         }
 
