@@ -80,6 +80,18 @@ def api_calls(bed: testbed.TestBed) -> dict[str, float]:
     return out
 
 
+def operator_writes(bed: testbed.TestBed) -> float:
+    """Writes the operator made to the apiserver, from the apiserver's own apiserver_request_total: PATCH/PUT
+    of stackery.io objects and their status, and Events posted (kubectl's creates are POSTs, not counted)."""
+    total = 0.0
+    for m in re.finditer(r"^apiserver_request_total\{([^}]*)\} (\S+)$", bed.kubectl("get", "--raw", "/metrics").stdout, re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        ours = labels.get("group") == "stackery.io" and labels.get("verb") in ("PATCH", "PUT")
+        if ours or (labels.get("verb") == "POST" and labels.get("resource") == "events"):
+            total += float(m.group(2))
+    return total
+
+
 def metric_total(bed: testbed.TestBed, name: str, **labels: str) -> float:
     return sum(bed.metric_total(name, port=port, **labels) for port in bed.operator_ports.values())
 
@@ -188,12 +200,14 @@ def run(
         idle_rss = rss_peak_mib(bed)
         moto0 = cpu_seconds(bed, "moto")
         plane0 = cpu_seconds(bed, "kube-apiserver") + cpu_seconds(bed, "etcd")
+        writes0 = operator_writes(bed)
         cpu0 = cpu_seconds(bed)  # the operator's start (imports, first listing) is not the create's
         applied, t_ready, ready = create_all(bed, n, timeout)
         create_calls = api_calls(bed)
         cpu_create = cpu_seconds(bed) - cpu0
         moto_create = cpu_seconds(bed, "moto") - moto0
         plane_create = cpu_seconds(bed, "kube-apiserver") + cpu_seconds(bed, "etcd") - plane0
+        writes_create = operator_writes(bed) - writes0
         throttled = metric_total(bed, "stackery_aws_api_calls_total", outcome="throttled")
         waited = metric_total(bed, "stackery_aws_rate_limit_wait_seconds_total")
         # one drift check of every object: an annotation change makes each reconcile once (observe only)
@@ -236,6 +250,7 @@ def run(
             "moto_cpu_seconds_create": round(moto_create, 1),
             "ready_over_moto_cpu": round(t_ready / moto_create, 2) if moto_create else None,
             "apiserver_etcd_cpu_seconds_create": round(plane_create, 1),
+            "apiserver_writes_per_object_create": round(writes_create / total, 2),
             "throttled_attempts": int(throttled),
             "rate_limit_wait_seconds": round(waited, 1),
             "cpu_cores_steady": round(idle_cpu, 3),
