@@ -19,9 +19,10 @@ import threading
 from collections.abc import Callable
 
 
-def spread(uid: str) -> float:
-    """A stable point in [0, 1) per object: where in a window its check falls when many are due at once."""
-    return int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16) / 0x100000000
+def spread(key: str) -> float:
+    """A stable point in [0, 1) per key (an object's uid): where in a window its check falls when many are due
+    at once, and how far its resync and backoff are jittered."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0x100000000
 
 
 class Agenda:

@@ -27,6 +27,7 @@ from . import GROUP, VERSION, metrics
 from .agenda import Agenda, spread
 from .aws.clients import acting_as, configure_limits
 from .aws.errors import classify
+from .core import conditions
 from .core.adapter import ObjectRef
 from .core.reconciler import Managed, Reconciler, Result
 from .core.schedule import Health, overdue
@@ -45,7 +46,6 @@ POLICY = load_policy(SETTINGS.policy_file)
 CLUSTER = KubeCluster()
 LOCKS = ObjectLocks()
 FINALIZER = "stackery.io/finalizer"
-DIFFBASE_FIELD = "status.lastHandledConfiguration"
 STATUS = StatusCache()
 HEALTH = Health(started=datetime.now(UTC))
 READY = threading.Event()
@@ -68,7 +68,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     )
     # in status: written in the same request as the pass's status (as an annotation it took a PATCH of its own
     # per pass, with its own watch event; issue 15)
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field=DIFFBASE_FIELD)
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.lastHandledConfiguration")
     # Post only our own meaningful Events (kopf.event), not kopf's log lines.
     settings.posting.level = 100
     settings.execution.max_workers = SETTINGS.workers
@@ -304,8 +304,8 @@ def _resume(uid: str, status: Mapping[str, Any]) -> None:
 
 
 def _in_sync(status: Mapping[str, Any]) -> bool:
-    ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
-    return bool(ready and ready.get("status") == "True") and not status.get("drift") and not status.get("failures")
+    ready = conditions.is_true(status.get("conditions") or [], conditions.READY)
+    return ready and not status.get("drift") and not status.get("failures")
 
 
 _KEPT_META = (
@@ -363,11 +363,11 @@ def _check(uid: str, kind: str, raw: Mapping[str, Any]) -> None:
             result = rec.reconcile(obj)
         base = str((raw.get("metadata") or {}).get("resourceVersion") or "")
         try:
-            if result.status and not result.quiet:  # quiet: nothing new; the agenda keeps the next time
+            if result.quiet:  # nothing new: no write, the agenda keeps the next time
+                metrics.QUIET_CHECKS.labels(kind).inc()
+            elif result.status:
                 STATUS.remember(uid, base, result.status)
                 CLUSTER.patch_status(obj.ref, result.status)
-            else:
-                metrics.QUIET_CHECKS.labels(kind).inc()
         except Exception as exc:  # noqa: BLE001 - gone meanwhile, or the API is away: look again later
             if getattr(exc, "status", None) == 404:
                 BODIES.pop(uid, None)

@@ -27,23 +27,26 @@ class StatusCache:
     def current(self, uid: str, version: str, seen: Mapping[str, Any]) -> dict[str, Any]:
         """The status to act on for a body at `version` whose status is `seen`."""
         with self._guard:
-            cached = self._by_uid.get(uid)
-            if cached is None:
-                return dict(seen)
-            base, mine = cached
-            if version == base:
-                return {**seen, **mine}
-            del self._by_uid[uid]  # the body has moved on: it is the truth from now on
-            return dict(seen)
+            mine = self._mine(uid, version)
+        return {**seen, **mine} if mine is not None else dict(seen)
 
     def seen(self, uid: str, version: str) -> None:
         """The watch delivered the object at `version`: a cached status computed from another version is
         retired now, not at the object's next pass (an hour away for an object in sync: at thousands of
         objects, a status dict each held for nothing)."""
         with self._guard:
-            cached = self._by_uid.get(uid)
-            if cached is not None and cached[0] != version:
-                del self._by_uid[uid]
+            self._mine(uid, version)
+
+    def _mine(self, uid: str, version: str) -> dict[str, Any] | None:
+        """(Under the guard.) The cached status when it was computed from `version`; one computed from another
+        version is retired: the body has moved on and is the truth from now on."""
+        cached = self._by_uid.get(uid)
+        if cached is None:
+            return None
+        if cached[0] == version:
+            return cached[1]
+        del self._by_uid[uid]
+        return None
 
     def forget(self, uid: str) -> None:
         with self._guard:

@@ -70,13 +70,18 @@ def manifests(n: int) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
+def samples(text: str, name: str) -> Iterator[tuple[dict[str, str], float]]:
+    """The labelled samples of one metric in Prometheus text (the operator's /metrics, the apiserver's)."""
+    for m in re.finditer(rf"^{name}\{{([^}}]*)\}} (\S+)$", text, re.M):
+        yield dict(re.findall(r'(\w+)="([^"]*)"', m.group(1))), float(m.group(2))
+
+
 def api_calls(bed: testbed.TestBed) -> dict[str, float]:
     """AWS calls by service, summed over the operator's replicas."""
     out: dict[str, float] = {}
     for port in bed.operator_ports.values():
-        for m in re.finditer(r"^stackery_aws_api_calls_total\{([^}]*)\} (\S+)$", bed.metrics(port), re.M):
-            labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
-            out[labels["service"]] = out.get(labels["service"], 0) + float(m.group(2))
+        for labels, value in samples(bed.metrics(port), "stackery_aws_api_calls_total"):
+            out[labels["service"]] = out.get(labels["service"], 0) + value
     return out
 
 
@@ -84,11 +89,10 @@ def operator_writes(bed: testbed.TestBed) -> float:
     """Writes the operator made to the apiserver, from the apiserver's own apiserver_request_total: PATCH/PUT
     of stackery.io objects and their status, and Events posted (kubectl's creates are POSTs, not counted)."""
     total = 0.0
-    for m in re.finditer(r"^apiserver_request_total\{([^}]*)\} (\S+)$", bed.kubectl("get", "--raw", "/metrics").stdout, re.M):
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+    for labels, value in samples(bed.kubectl("get", "--raw", "/metrics").stdout, "apiserver_request_total"):
         ours = labels.get("group") == "stackery.io" and labels.get("verb") in ("PATCH", "PUT")
         if ours or (labels.get("verb") == "POST" and labels.get("resource") == "events"):
-            total += float(m.group(2))
+            total += value
     return total
 
 
@@ -134,15 +138,15 @@ def rss_peak_mib(bed: testbed.TestBed) -> float:
     return max(peaks, default=float("nan"))
 
 
-def cpu_seconds(bed: testbed.TestBed, name: str = "operator") -> float:
-    """CPU (user + system) of a test-bed process (moto, kube-apiserver, etcd), or of the operator (summed over
-    its replicas)."""
+def cpu_seconds(bed: testbed.TestBed, *names: str) -> float:
+    """CPU (user + system) of test-bed processes (moto, kube-apiserver, etcd: summed), or of the operator
+    (the default; summed over its replicas)."""
     import os
 
-    names = set(bed.operator_ports) if name == "operator" else {name}
+    wanted = set(names) if names else set(bed.operator_ports)
     total = 0.0
     for n, p in bed.procs.procs:
-        if n in names:
+        if n in wanted:
             fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
@@ -199,14 +203,14 @@ def run(
     with bench_bed(latency_ms, throttle, scheduler, replicas) as bed:
         idle_rss = rss_peak_mib(bed)
         moto0 = cpu_seconds(bed, "moto")
-        plane0 = cpu_seconds(bed, "kube-apiserver") + cpu_seconds(bed, "etcd")
+        plane0 = cpu_seconds(bed, "kube-apiserver", "etcd")
         writes0 = operator_writes(bed)
         cpu0 = cpu_seconds(bed)  # the operator's start (imports, first listing) is not the create's
         applied, t_ready, ready = create_all(bed, n, timeout)
         create_calls = api_calls(bed)
         cpu_create = cpu_seconds(bed) - cpu0
         moto_create = cpu_seconds(bed, "moto") - moto0
-        plane_create = cpu_seconds(bed, "kube-apiserver") + cpu_seconds(bed, "etcd") - plane0
+        plane_create = cpu_seconds(bed, "kube-apiserver", "etcd") - plane0
         writes_create = operator_writes(bed) - writes0
         throttled = metric_total(bed, "stackery_aws_api_calls_total", outcome="throttled")
         waited = metric_total(bed, "stackery_aws_rate_limit_wait_seconds_total")

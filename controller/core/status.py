@@ -7,7 +7,6 @@ and finalize), and reads better apart from the decision itself.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import metrics
+from ..agenda import spread
 from ..settings import Settings
 from . import conditions
 from .adapter import Diff, ObjectRef, Observation
@@ -131,14 +131,12 @@ class StatusWriter:
         self.clock = clock
 
     def jitter(self, uid: str) -> float:
-        h = int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        return 1.0 + self.settings.resync_jitter * (2 * h - 1)
+        return 1.0 + self.settings.resync_jitter * (2 * spread(uid) - 1)
 
     def backoff(self, failures: int, uid: str = "") -> float:
         """Exponential, capped, and spread by +/- backoff_jitter (deterministic per object and attempt)."""
         base = min(self.settings.backoff_base_seconds * (2 ** max(failures - 1, 0)), self.settings.backoff_max_seconds)
-        h = int(hashlib.sha256(f"{uid}/{failures}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        return float(base * (1.0 + self.settings.backoff_jitter * (2 * h - 1)))
+        return float(base * (1.0 + self.settings.backoff_jitter * (2 * spread(f"{uid}/{failures}") - 1)))
 
     def _delay(self, obj: Managed, out: Outcome, failures: int) -> float:
         """Seconds until the object's next pass."""
