@@ -90,8 +90,8 @@ def memory(n: int) -> None:
     site = Path(tempfile.mkdtemp(prefix="stackery-memory-"))
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     env = {"PYTHONPATH": str(site), "STACKERY_TRACEMALLOC_OUT": str(out)}
-    with testbed.running(**bench.OPERATOR, **env) as bed:
-        _, took, ready = bench.create_all(bed, n, 1800)
+    with testbed.running(**bench.OPERATOR, **env) as bed, bench.watching(bed) as watch:
+        _, took, ready = bench.create_all(bed, n, 1800, watch)
         testbed.log(f"memory: {ready}/{3 * n} Ready in {took:.1f} s (peak RSS {bench.rss_peak_mib(bed):.0f} MiB)")
         time.sleep(10)
     print(out.read_text())
@@ -116,8 +116,8 @@ def main() -> None:
     raw.parent.mkdir(parents=True, exist_ok=True)
     wrap = f"{args.py_spy} record --format raw --rate 200 --threads --gil --duration {args.seconds} -o {raw} --"
     settings = {**bench.OPERATOR, "STACKERY_RESYNC_SECONDS": str(args.resync)}
-    with testbed.running(**settings, STACKERY_OPERATOR_WRAP=wrap) as bed:
-        _, took, ready = bench.create_all(bed, args.n, 600)
+    with testbed.running(**settings, STACKERY_OPERATOR_WRAP=wrap) as bed, bench.watching(bed) as watch:
+        _, took, ready = bench.create_all(bed, args.n, 600, watch)
         testbed.log(f"profile: {ready}/{3 * args.n} Ready in {took:.1f} s; sampling until {args.seconds} s")
         deadline = time.monotonic() + args.seconds + 30
         while not raw.exists() and time.monotonic() < deadline:
