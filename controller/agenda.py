@@ -75,13 +75,14 @@ class Agenda:
         with self._cond:
             return self._pop_due(self._clock() if now is None else now)
 
-    def wait_due(self, timeout: float | None = None) -> list[str]:
-        """Block until at least one uid is due (or `timeout` seconds pass: then []) and pop the due ones."""
+    def wait_due(self, timeout: float | None = None, limit: int | None = None) -> list[str]:
+        """Block until at least one uid is due (or `timeout` seconds pass: then []) and pop the due ones (at
+        most `limit`, earliest first: the rest stay on the agenda, where a new time still moves them)."""
         with self._cond:
             deadline = None if timeout is None else self._clock() + timeout
             while True:
                 now = self._clock()
-                got = self._pop_due(now)
+                got = self._pop_due(now, limit)
                 if got:
                     return got
                 if deadline is not None and now >= deadline:
@@ -97,9 +98,9 @@ class Agenda:
             heapq.heappop(self._heap)  # stale: moved or dropped since
         return None
 
-    def _pop_due(self, now: float) -> list[str]:
+    def _pop_due(self, now: float, limit: int | None = None) -> list[str]:
         out: list[str] = []
-        while self._heap and self._heap[0][0] <= now:
+        while self._heap and self._heap[0][0] <= now and (limit is None or len(out) < limit):
             when, seq, uid = heapq.heappop(self._heap)
             if self._when.get(uid) == (when, seq):
                 del self._when[uid]

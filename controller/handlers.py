@@ -1,9 +1,13 @@
 """kopf wiring: the only module that uses kopf.on. One registration loop over registry.KINDS.
 
-Why: keeps kopf's API at the edge. Each kind gets the same handlers: create/update/resume reconcile,
-a timer that reconciles when a check is due (drift detection, waits and retries with backoff), and a
-delete handler that runs the finalizer. The reconciler returns a status patch and events; this module
-applies them through kopf.
+Why: keeps kopf's API at the edge. Each kind gets the same handlers: an event handler that hands every
+object kopf has put its finalizer on to the agenda (a new generation or a changed annotation: a pass now;
+otherwise its next check), and a delete handler that runs the finalizer. The agenda's worker threads run
+the passes and write status and Events themselves, so an object waiting for a thread is a heap entry and
+its kept body, not a kopf handler invocation: how many objects are in a pass at once is bounded by the
+threads, not by how fast `kubectl create` adds them (issue 15). kopf keeps the finalizer, deletes and
+retries of deletes. STACKERY_SCHEDULER=timers keeps kopf's own way (change handlers, a timer per object)
+to measure against.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
+import aiohttp
 import kopf
 from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
@@ -47,12 +52,16 @@ CLUSTER = KubeCluster()
 LOCKS = ObjectLocks()
 FINALIZER = "stackery.io/finalizer"
 STATUS = StatusCache()
+CLUSTER.interim_writes = STATUS.wrote
 HEALTH = Health(started=datetime.now(UTC))
 READY = threading.Event()
 RECONCILERS: dict[str, Reconciler[Any]] = {}
 AGENDA = Agenda(time.time)
 BODIES: dict[str, tuple[str, Mapping[str, Any]]] = {}
-"""uid -> (kind, latest body from the watch), for the agenda's scheduled checks."""
+"""uid -> (kind, latest body from the watch), for the agenda's passes."""
+REQUESTED: set[str] = set()
+"""uids whose annotations changed (a person, GitOps or the sweep asking for a pass): the pass writes its
+status even when it finds nothing new, so the asker sees lastSyncTime move."""
 SHARDS: Coordinator | None = None
 """This replica's shards when STACKERY_SHARDS > 1 (start_shards); None: it reconciles every object."""
 _STARTED = threading.Event()
@@ -66,9 +75,12 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.progress_storage = kopf.StatusProgressStorage(
         field="status.kopf.progress", touch_field="status.kopf.dummy"
     )
-    # in status: written in the same request as the pass's status (as an annotation it took a PATCH of its own
-    # per pass, with its own watch event; issue 15)
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.lastHandledConfiguration")
+    if SETTINGS.scheduler == "timers":
+        # in status: written in the same request as the pass's status (as an annotation it took a PATCH of its
+        # own per pass, with its own watch event; issue 15)
+        settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.lastHandledConfiguration")
+    else:  # the agenda finds changes itself (observedGeneration, annotations): kopf stores no diff base
+        settings.persistence.diffbase_storage = _NoDiffBase()
     # Post only our own meaningful Events (kopf.event), not kopf's log lines.
     settings.posting.level = 100
     settings.execution.max_workers = SETTINGS.workers
@@ -78,6 +90,47 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     start_background()
+
+
+API_REQUESTS_AT_ONCE = 16
+"""kopf's connections to the API beside its watch streams (finalizer PATCHes, delete handlers' status)."""
+
+
+@kopf.on.login()
+async def login(
+    *, logger: logging.Logger | logging.LoggerAdapter[Any], settings: kopf.OperatorSettings, **_: Any
+) -> kopf.AiohttpSession:
+    """kopf's own login (the kubernetes client's in-cluster or kubeconfig credentials), with its connections
+    to the API bounded: kopf's session has no limit, so a burst of new objects opened one TLS connection
+    per concurrent finalizer PATCH (86 at 1,500 objects, each with a 256 KiB read buffer)."""
+    info = kopf.login_via_client(logger=logger, settings=settings)
+    if info is None:
+        raise kopf.LoginError("the kubernetes client found neither in-cluster credentials nor a kubeconfig")
+    streams = len(KINDS) * max(1, len(SETTINGS.namespaces))  # one long-lived watch each
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=streams + API_REQUESTS_AT_ONCE, ssl=info.as_ssl_context()),
+        headers=info.as_http_headers(),
+        proxy=info.proxy_url,
+        trust_env=info.trust_env,
+    )
+    return kopf.AiohttpSession(
+        server=info.server,
+        default_namespace=info.default_namespace,
+        expiration=info.expiration,
+        priority=info.priority,
+        aiohttp_session=session,
+    )
+
+
+class _NoDiffBase(kopf.DiffBaseStorage):
+    """Without change handlers kopf would still write its diff base into status after every change, one
+    status PATCH each for nothing: every body is its own diff base (kopf sees no change), nothing is stored."""
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return self.build(body=body)
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
 
 
 def start_background() -> None:
@@ -248,13 +301,25 @@ def _pass(body: kopf.Body, patch: kopf.Patch, *, kind: str, always: bool, wait: 
         STATUS.forget(uid)
 
 
-# ---------------------------------------------------------------- agenda (scheduled checks)
-def _scheduled(raw: Mapping[str, Any]) -> bool:
-    """Whether the agenda may look at an object: kopf's change handlers own a new or changed spec (the
-    finalizer first, then the pass); the agenda only runs the checks a finished pass scheduled. (An object
-    whose change handler never finished is found overdue by the sweep, which asks kopf for a pass.)"""
+# ---------------------------------------------------------------- agenda (every pass but deletes)
+def _passable(raw: Mapping[str, Any]) -> bool:
+    """Whether the agenda may run a pass on an object: once kopf has put the finalizer on it (so nothing is
+    created in AWS that a delete could miss) and until its deletion starts (kopf's delete handler owns it)."""
+    meta = raw.get("metadata") or {}
+    return FINALIZER in (meta.get("finalizers") or ()) and not meta.get("deletionTimestamp")
+
+
+def _changed(raw: Mapping[str, Any]) -> bool:
+    """A generation no pass has handled yet: a new object, a spec change, or a pass that never finished."""
     meta, status = raw.get("metadata") or {}, raw.get("status") or {}
-    return FINALIZER in (meta.get("finalizers") or ()) and status.get("observedGeneration") == meta.get("generation")
+    return status.get("observedGeneration") != meta.get("generation")
+
+
+_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # changes with the spec, which is a generation
+
+
+def _annotations(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in ((raw.get("metadata") or {}).get("annotations") or {}).items() if k != _APPLIED}
 
 
 def _schedule(uid: str, status: Mapping[str, Any]) -> None:
@@ -273,21 +338,28 @@ async def watched(event: kopf.RawEvent, *, kind: str, **_: Any) -> None:
         return
     if event.get("type") == "DELETED" or meta.get("deletionTimestamp"):
         BODIES.pop(uid, None)  # the finalizer handler (kopf) owns a deleting object
+        REQUESTED.discard(uid)
         AGENDA.drop(uid)
         return
     STATUS.seen(uid, str(meta.get("resourceVersion") or ""))
     before = BODIES.get(uid)
     BODIES[uid] = (kind, _kept(raw))
-    if not _scheduled(raw):
-        AGENDA.drop(uid)  # its change handler's pass will schedule the next check
+    if not _passable(raw):
+        AGENDA.drop(uid)  # kopf puts the finalizer on first; that write's event brings it back
+        return
+    if _changed(raw):
+        AGENDA.set(uid, time.time())  # the pass finds out (with the status it last wrote) if one already ran
         return
     status = raw.get("status") or {}
     if before is None:
         _resume(uid, status)
+    elif _annotations(before[1]) != _annotations(raw):
+        REQUESTED.add(uid)  # someone asked for a pass (or GitOps stamped it): now, and it writes its status
+        AGENDA.set(uid, time.time())
     elif before[1]["status"].get("nextCheckAt") != status.get("nextCheckAt") or AGENDA.planned(uid) is None:
         _schedule(uid, status)
-    # else: no pass wrote a new time (a label, an annotation): the agenda's time stands, which after a check
-    # that wrote nothing is later than the status shows
+    # else: no pass wrote a new time (a label): the agenda's time stands, which after a check that wrote
+    # nothing is later than the status shows
 
 
 def _resume(uid: str, status: Mapping[str, Any]) -> None:
@@ -333,13 +405,13 @@ def _kept(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def checked(uid: str) -> None:
-    """One scheduled check (a worker thread of the agenda): the same pass a change handler runs, with the
-    status patch and Events written through the API directly (outside kopf's handlers)."""
+    """One pass from the agenda (a worker thread): a new generation, an asked-for pass or a scheduled check,
+    with the status patch and Events written through the API directly (outside kopf's handlers)."""
     got = BODIES.get(uid)
     if got is None:
         return
     kind, raw = got
-    if not _scheduled(raw):
+    if not _passable(raw):
         return
     with _owned(raw.get("metadata") or {}) as ours:
         if not ours:  # its shard moved away: its new owner's watch puts it on that replica's agenda
@@ -352,18 +424,20 @@ def checked(uid: str) -> None:
 def _check(uid: str, kind: str, raw: Mapping[str, Any]) -> None:
     rec = RECONCILERS[kind]
     with LOCKS.hold(uid, wait=False) as held:
-        if not held:  # a change handler is on it; its status patch sets the next time
+        if not held:  # a delete handler is on it, or a pass from before: its status patch sets the next time
             AGENDA.set(uid, time.time() + 1)
             return
-        obj = _managed(kind, raw)
-        if not rec.is_due(obj):  # moved on since this entry was set (the status it acts on says when)
+        obj = _managed(kind, raw)  # the status this operator last wrote, if the watch has not shown it yet
+        asked = uid in REQUESTED
+        if not (asked or rec.is_due(obj)):  # handled already, or moved on since this entry was set
             _schedule(uid, obj.status)
             return
+        REQUESTED.discard(uid)
         with acting_as(POLICY.scope(obj.ref.namespace).identity):
             result = rec.reconcile(obj)
         base = str((raw.get("metadata") or {}).get("resourceVersion") or "")
         try:
-            if result.quiet:  # nothing new: no write, the agenda keeps the next time
+            if result.quiet and not asked:  # nothing new: no write, the agenda keeps the next time
                 metrics.QUIET_CHECKS.labels(kind).inc()
             elif result.status:
                 STATUS.remember(uid, base, result.status)
@@ -371,8 +445,10 @@ def _check(uid: str, kind: str, raw: Mapping[str, Any]) -> None:
         except Exception as exc:  # noqa: BLE001 - gone meanwhile, or the API is away: look again later
             if getattr(exc, "status", None) == 404:
                 BODIES.pop(uid, None)
+                STATUS.forget(uid)
                 return
-            log.warning("%s: could not write the status of a scheduled check: %s", obj.ref, exc)
+            log.warning("%s: could not write the status of a pass: %s", obj.ref, exc)
+            STATUS.forget(uid)  # not written: the next pass must not take it as the status it acts on
             AGENDA.set(uid, time.time() + SETTINGS.wait_seconds)
             return
     for ev in result.events:
@@ -384,10 +460,17 @@ def _check(uid: str, kind: str, raw: Mapping[str, Any]) -> None:
 
 
 def _agenda_forever() -> None:
-    with ThreadPoolExecutor(max_workers=SETTINGS.workers, thread_name_prefix="stackery-check") as pool:
+    """Hand due objects to the worker threads one at a time, only while one is free: the others stay on the
+    agenda (a heap entry each), where a newer time or a drop still reaches them."""
+    free = threading.Semaphore(SETTINGS.workers)
+    with ThreadPoolExecutor(max_workers=SETTINGS.workers, thread_name_prefix="stackery-pass") as pool:
         while True:
-            for uid in AGENDA.wait_due(timeout=60):
-                pool.submit(checked, uid)
+            free.acquire()
+            due = AGENDA.wait_due(timeout=60, limit=1)
+            if not due:
+                free.release()
+                continue
+            pool.submit(checked, due[0]).add_done_callback(lambda _: free.release())
 
 
 # ---------------------------------------------------------------- shards (STACKERY_SHARDS > 1)
@@ -470,10 +553,10 @@ def _register(info: KindInfo) -> None:
     )
     res = (GROUP, VERSION, info.plural)
     on = functools.partial(functools.partial, handle, kind=info.kind)
-    changed = on(always=True, wait=True, delete=False)
-    kopf.on.create(*res, id="reconcile")(changed)
-    kopf.on.update(*res, id="reconcile")(changed)
     if SETTINGS.scheduler == "timers":  # kopf's way, kept to measure against (make bench): a timer per object
+        changed = on(always=True, wait=True, delete=False)
+        kopf.on.create(*res, id="reconcile")(changed)
+        kopf.on.update(*res, id="reconcile")(changed)
         kopf.on.resume(*res, id="resume")(on(always=False, wait=True, delete=False))
         kopf.timer(*res, id="poll", interval=SETTINGS.tick_seconds, initial_delay=SETTINGS.tick_seconds)(
             on(always=False, wait=False, delete=False)

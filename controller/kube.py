@@ -7,9 +7,10 @@ with fakes; kopf itself handles watching, finalizers and status patches.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,9 @@ class KubeCluster:
     def __init__(self) -> None:
         self._api: k8s.CoreV1Api | None = None
         self._lock = threading.Lock()
+        self.interim_writes: Callable[[str, str], None] | None = None
+        """Told (uid, resourceVersion) of each write a pass makes before its final status (the pendingCreate
+        marker), so a body at that version is known to predate the pass's result (StatusCache.wrote)."""
 
     def _core(self) -> k8s.CoreV1Api:
         with self._lock:
@@ -140,9 +144,10 @@ class KubeCluster:
         """Ask for a pass now: an annotation change is a change kopf hands to the reconcile handler."""
         self._patch_metadata(plural(kind), namespace, name, {"annotations": {CHECK_REQUESTED_ANNOTATION: when}})
 
-    def patch_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> None:
+    def patch_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> str:
         """Merge-patch the status subresource (None values remove keys): the pendingCreate marker, and the
-        passes the agenda runs outside kopf's handlers (kopf applies a handler's own patch)."""
+        passes the agenda runs outside kopf's handlers (kopf applies a delete handler's own patch). Returns
+        the object's resourceVersion after the patch."""
         answer: Any = self._custom().patch_namespaced_custom_object_status(
             GROUP,
             VERSION,
@@ -151,9 +156,9 @@ class KubeCluster:
             ref.name,
             {"status": dict(status)},
             _request_timeout=30,
-            _preload_content=False,  # the answer is the whole object: not needed, so not decoded (errors still raise)
+            _preload_content=False,  # read for its resourceVersion only, not made into a model (errors still raise)
         )
-        answer.drain_conn()
+        return str((json.loads(answer.data).get("metadata") or {}).get("resourceVersion") or "")
 
     def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
         """A core/v1 Event about the object, as kopf.event posts them from handlers."""
@@ -175,7 +180,9 @@ class KubeCluster:
         self._core().create_namespaced_event(ref.namespace, body, _request_timeout=30)
 
     def mark_pending_create(self, ref: ObjectRef, external_name: str) -> None:
-        self.patch_status(ref, {"pendingCreate": external_name})
+        version = self.patch_status(ref, {"pendingCreate": external_name})
+        if self.interim_writes is not None:
+            self.interim_writes(ref.uid, version)
 
     def publish_outputs(self, ref: ObjectRef, name: str, data: Mapping[str, str], *, secret: bool = False) -> None:
         api = self._core()

@@ -1,8 +1,9 @@
 """Per-object serialisation of reconciles.
 
-Why: kopf runs an object's change handlers in order, but its timers run beside them. Two reconciles of
-one object at once could apply an old spec over a new one; this lock prevents it. Timers never wait:
-if the object is busy, that tick is skipped (the running reconcile does the work).
+Why: the agenda's worker threads run passes while kopf runs deletes (and, with STACKERY_SCHEDULER=timers,
+change handlers beside timers). Two reconciles of one object at once could apply an old spec over a new
+one; this lock prevents it. The agenda and timers never wait: if the object is busy, the agenda looks
+again a second later and a timer skips its tick (the running reconcile does the work).
 """
 
 from __future__ import annotations

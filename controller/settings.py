@@ -30,8 +30,8 @@ class Settings:
     """A scheduled check that finds nothing new writes no status (its next time stays in memory); it writes
     anyway once the stored lastSyncTime is this old, so status shows the operator is still looking."""
     tick_seconds: float = field(default_factory=lambda: float(_env("STACKERY_TICK_SECONDS", "10")))
-    """With the agenda: how soon a changed object is looked at if its change handler did not get to it. With
-    timers: how often each object's timer wakes to see whether a check is due (no AWS call unless due)."""
+    """With the agenda: how soon an object whose status has no nextCheckAt yet is looked at. With timers: how
+    often each object's timer wakes to see whether a check is due (no AWS call unless due)."""
     scheduler: str = field(default_factory=lambda: _env("STACKERY_SCHEDULER", "agenda"))
     """agenda: one heap of next-check times (controller.agenda); timers: a kopf timer per object ticking every
     tick_seconds (kept to measure against)."""

@@ -92,3 +92,15 @@ def test_spread_is_stable_and_in_the_unit_interval() -> None:
     points = [spread(f"uid-{i}") for i in range(200)]
     assert all(0 <= p < 1 for p in points) and spread("uid-7") == points[7]
     assert min(points) < 0.1 and max(points) > 0.9, "spread over the whole window"
+
+
+def test_wait_due_with_a_limit_leaves_the_rest_on_the_agenda_where_they_can_still_move() -> None:
+    clock = Clock()
+    a = Agenda(clock)
+    for i, uid in enumerate("abc"):
+        a.set(uid, 1000 + i)
+    clock.now = 1010
+    assert a.wait_due(timeout=0, limit=1) == ["a"]
+    a.set("c", 2000)  # still on the agenda, so a newer time reaches it
+    assert a.wait_due(timeout=0, limit=5) == ["b"]
+    assert a.at("c") == 2000

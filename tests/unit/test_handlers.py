@@ -41,6 +41,17 @@ def test_a_newer_body_from_the_watch_retires_the_cached_status_at_once() -> None
     assert cache._by_uid == {}
 
 
+def test_bodies_at_the_versions_a_pass_wrote_on_the_way_predate_its_status() -> None:
+    cache = StatusCache()
+    cache.wrote("u", "42")  # the pass's pendingCreate marker, before its final status
+    cache.seen("u", "42")  # its event, while the pass still runs: nothing to retire, nothing lost
+    cache.remember("u", "41", {"observedGeneration": 1})
+    assert cache.current("u", "42", {"pendingCreate": "b"}) == {"pendingCreate": "b", "observedGeneration": 1}
+    assert cache.current("u", "41", {}) == {"observedGeneration": 1}
+    assert cache.current("u", "43", {"observedGeneration": 1, "x": 2}) == {"observedGeneration": 1, "x": 2}
+    assert cache._by_uid == {} and cache._interim == {}
+
+
 def test_two_passes_in_one_second_keep_the_newest() -> None:
     cache = StatusCache()
     same_second = "2026-01-01T00:00:00Z"
@@ -95,13 +106,20 @@ class FakeReconciler:
     seen: list[Managed] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
 
-    def is_due(self, obj: Managed) -> bool:
-        return self.due
+    during: Any = None
+    """Called inside reconcile (a write the pass makes on the way, like the pendingCreate marker)."""
+
+    def is_due(self, obj: Managed) -> bool:  # as the Reconciler's: a generation not handled yet is always due
+        return self.due or obj.status.get("observedGeneration") != obj.generation
 
     def reconcile(self, obj: Managed) -> Result:
         self.seen.append(obj)
         self.calls.append("reconcile")
+        if self.during is not None:
+            self.during()
         status = {"nextCheckAt": "2026-01-01T00:10:00Z", "lastSyncTime": "2026-01-01T00:05:00Z"}
+        if obj.status.get("observedGeneration") != obj.generation:
+            status["observedGeneration"] = obj.generation
         return Result(status=status, events=[], requeue_after=300, quiet=self.quiet)
 
     def finalize(self, obj: Managed) -> Result:
@@ -139,10 +157,11 @@ def test_change_reconciles_and_patches_status(fake: FakeReconciler) -> None:
 
 def test_timer_acts_only_when_due(fake: FakeReconciler) -> None:
     fake.due = False
-    handlers.handle(body(), kopf.Patch(), kind="Widget", always=False, wait=False, delete=False)
+    handled = {"observedGeneration": 1}
+    handlers.handle(body(status=handled), kopf.Patch(), kind="Widget", always=False, wait=False, delete=False)
     assert fake.calls == []
     fake.due = True
-    handlers.handle(body(), kopf.Patch(), kind="Widget", always=False, wait=False, delete=False)
+    handlers.handle(body(status=handled), kopf.Patch(), kind="Widget", always=False, wait=False, delete=False)
     assert fake.calls == ["reconcile"]
 
 
@@ -208,6 +227,8 @@ def agenda(fake: FakeReconciler, monkeypatch: pytest.MonkeyPatch) -> Writes:
     writes = Writes()
     monkeypatch.setattr(handlers, "AGENDA", handlers.Agenda(lambda: 1000.0))
     monkeypatch.setattr(handlers, "BODIES", {})
+    monkeypatch.setattr(handlers, "REQUESTED", set())
+    monkeypatch.setattr(handlers.time, "time", lambda: 1000.0)  # "now" for the agenda's times
     monkeypatch.setattr(handlers, "CLUSTER", writes)
     return writes
 
@@ -223,12 +244,64 @@ def test_a_handled_object_is_put_on_the_agenda_at_its_next_check(agenda: Writes)
     assert handlers.AGENDA.at("uid-h") == handlers.parse_iso("2026-01-01T00:05:00Z").timestamp()
 
 
-def test_a_new_or_changed_object_is_left_to_kopfs_change_handler(agenda: Writes) -> None:
+def test_a_new_object_waits_for_its_finalizer_then_is_passed_at_once(fake: FakeReconciler, agenda: Writes) -> None:
     # no finalizer yet: AWS must not be touched before the finalizer that guarantees its cleanup is there
-    event(raw(finalizer=False))
+    event(raw(finalizer=False), "ADDED")
     assert handlers.AGENDA.at("uid-h") is None
-    event(raw(generation=2, status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
-    assert handlers.AGENDA.at("uid-h") is None, "a spec change is the change handler's (the agenda had raced it)"
+    handlers.checked("uid-h")
+    assert fake.calls == []
+    # kopf's finalizer PATCH: the object is due now (the agenda is the only one to run its pass)
+    event(raw(rv="2"))
+    assert handlers.AGENDA.at("uid-h") == 1000.0
+    handlers.checked("uid-h")
+    assert fake.calls == ["reconcile"]
+    assert agenda.patches[-1]["observedGeneration"] == 1
+    assert handlers.AGENDA.at("uid-h") == handlers.parse_iso("2026-01-01T00:10:00Z").timestamp()
+
+
+def test_a_spec_change_is_passed_at_once(fake: FakeReconciler, agenda: Writes) -> None:
+    event(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
+    event(raw(rv="2", generation=2, status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
+    assert handlers.AGENDA.at("uid-h") == 1000.0
+    handlers.checked("uid-h")
+    assert fake.calls == ["reconcile"] and agenda.patches[-1]["observedGeneration"] == 2
+
+
+def test_an_annotation_change_asks_for_a_pass_that_writes_its_status(fake: FakeReconciler, agenda: Writes) -> None:
+    fake.due, fake.quiet = False, True
+    event(raw(status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"}))
+    handlers.checked("uid-h")
+    assert fake.calls == []  # not due: nothing
+    poked = raw(rv="2", status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:05:00Z"})
+    poked["metadata"]["annotations"] = {"sweep.stackery.io/check-requested-at": "2026-01-01T00:20:00Z"}
+    event(poked)
+    assert handlers.AGENDA.at("uid-h") == 1000.0
+    handlers.checked("uid-h")
+    assert fake.calls == ["reconcile"]
+    assert agenda.patches == [{"nextCheckAt": "2026-01-01T00:10:00Z", "lastSyncTime": "2026-01-01T00:05:00Z"}], (
+        "asked for: written although nothing was new, so the asker sees lastSyncTime move"
+    )
+    handlers.checked("uid-h")
+    assert fake.calls == ["reconcile"], "asked once, passed once"
+
+
+def test_the_event_of_a_write_made_during_a_pass_does_not_start_a_second_pass(fake: FakeReconciler, agenda: Writes) -> None:
+    """A bucket's pass writes its pendingCreate marker (rv 3) before its final status (rv 99); the marker's
+    event can reach the watch after the pass ended, showing observedGeneration still unset: it is known to
+    predate the pass's status, so no second pass runs (that would be a second round of AWS calls)."""
+    fake.during = lambda: handlers.STATUS.wrote("uid-h", "3")
+    event(raw(rv="2"))
+    handlers.checked("uid-h")
+    assert fake.calls == ["reconcile"]
+    fake.due = False  # (its next check is in the future)
+    event(raw(rv="3", status={"pendingCreate": "bucket-x"}))  # late: the marker
+    assert handlers.AGENDA.at("uid-h") == 1000.0  # looks unhandled from the body alone
+    handlers.checked("uid-h")
+    assert fake.calls == ["reconcile"], "the status this pass wrote says the generation is handled"
+    assert handlers.AGENDA.at("uid-h") == handlers.parse_iso("2026-01-01T00:10:00Z").timestamp()
+    event(raw(rv="99", status={"observedGeneration": 1, "nextCheckAt": "2026-01-01T00:10:00Z"}))  # its own write
+    handlers.checked("uid-h")
+    assert fake.calls == ["reconcile"]
 
 
 def test_a_deleting_object_leaves_the_agenda(agenda: Writes) -> None:
