@@ -16,7 +16,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -124,10 +124,24 @@ async def login(
 
 class _NoDiffBase(kopf.DiffBaseStorage):
     """Without change handlers kopf would still write its diff base into status after every change, one
-    status PATCH each for nothing: every body is its own diff base (kopf sees no change), nothing is stored."""
+    status PATCH each for nothing: every body is its own diff base (kopf sees no change), nothing is stored.
+    kopf asks for the stored essence and then builds the new one from the same body, each a deep copy of the
+    whole body: the one built for `fetch` is handed back by the `build` that follows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: tuple[kopf.Body, kopf.BodyEssence] | None = None
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
-        return self.build(body=body)
+        essence = super().build(body=body)
+        self._last = (body, essence)
+        return essence
+
+    def build(self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None) -> kopf.BodyEssence:
+        last, self._last = self._last, None
+        if last is not None and last[0] is body and not extra_fields:
+            return last[1]
+        return super().build(body=body, extra_fields=extra_fields)
 
     def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
         return None

@@ -508,3 +508,25 @@ def test_the_sweep_reads_a_kind_a_page_at_a_time(monkeypatch: pytest.MonkeyPatch
     assert next(got)["metadata"]["name"] == "a" and len(asked) == 1, "the first page is used before the next is read"
     assert [o["metadata"]["name"] for o in got] == ["b", "c", "d", "e"]
     assert asked == [("", cluster.LIST_PAGE), ("t1", cluster.LIST_PAGE), ("t2", cluster.LIST_PAGE)]
+
+
+# ------------------------------------------------------------------ kopf's diff base (none stored)
+def test_kopf_sees_every_body_as_its_own_diff_base_and_nothing_is_written() -> None:
+    storage = handlers._NoDiffBase()
+    raw_ = {
+        "apiVersion": "stackery.io/v1alpha1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "ns", "uid": "u", "annotations": {"team": "web"}, "managedFields": [{}]},
+        "spec": {"size": 1},
+        "status": {"observedGeneration": 1},
+    }
+    b = kopf.Body(raw_)
+    old = storage.fetch(body=b)
+    new = storage.build(body=b, extra_fields=set())
+    assert old is new, "one deep copy of the body per event, not two"
+    assert new == {"spec": {"size": 1}, "metadata": {"annotations": {"team": "web"}}}
+    patch = kopf.Patch()
+    storage.store(body=b, patch=patch, essence=new)
+    assert not patch, "no diff base written into status"
+    other = kopf.Body({**raw_, "spec": {"size": 2}})
+    assert storage.build(body=other) == {"spec": {"size": 2}, "metadata": {"annotations": {"team": "web"}}}
