@@ -141,7 +141,7 @@ class KubeCluster:
         self._patch_metadata(plural_name, namespace, name, {"labels": {SHARD_LABEL: str(shard)}})
 
     def request_pass(self, kind: str, namespace: str, name: str, when: str) -> None:
-        """Ask for a pass now: an annotation change is a change kopf hands to the reconcile handler."""
+        """Ask for a pass now: the agenda runs one for an annotation change, and it writes its status."""
         self._patch_metadata(plural(kind), namespace, name, {"annotations": {CHECK_REQUESTED_ANNOTATION: when}})
 
     def patch_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> str:

@@ -327,6 +327,8 @@ def run_networks(n: int, timeout: float) -> dict[str, Any]:
 
 
 def table(results: list[dict[str, Any]]) -> None:
+    if not results:
+        return
     cols = list(results[0])
     print("\n| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
