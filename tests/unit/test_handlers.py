@@ -530,3 +530,33 @@ def test_kopf_sees_every_body_as_its_own_diff_base_and_nothing_is_written() -> N
     assert not patch, "no diff base written into status"
     other = kopf.Body({**raw_, "spec": {"size": 2}})
     assert storage.build(body=other) == {"spec": {"size": 2}, "metadata": {"annotations": {"team": "web"}}}
+
+
+# ------------------------------------------------------------------ kopf's API session
+def test_kopfs_session_to_the_api_has_a_connection_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kopf's own session has none (one TLS connection, with a 256 KiB read buffer, per concurrent PATCH at a
+    burst of new objects): the operator's login keeps kopf's credentials and limits the connections to the
+    watch streams (one per kind and namespace) plus a fixed number for requests."""
+    import asyncio
+    import dataclasses
+    import logging
+
+    info = kopf.ConnectionInfo(server="https://127.0.0.1:6443", token="t", scheme="Bearer", default_namespace="ns")
+    monkeypatch.setattr(handlers.kopf, "login_via_client", lambda **_: info)
+    monkeypatch.setattr(handlers, "SETTINGS", dataclasses.replace(handlers.SETTINGS, namespaces=("a", "b")))
+
+    async def login() -> tuple[int, str, str | None]:
+        got = await handlers.login(logger=logging.getLogger("test"), settings=kopf.OperatorSettings())
+        try:
+            assert got.aiohttp_session.headers["Authorization"] == "Bearer t"
+            return got.aiohttp_session.connector.limit, got.server, got.default_namespace  # type: ignore[union-attr]
+        finally:
+            await got.aiohttp_session.close()
+
+    limit, server, namespace = asyncio.run(login())
+    assert limit == 2 * len(handlers.KINDS) + handlers.API_REQUESTS_AT_ONCE
+    assert (server, namespace) == ("https://127.0.0.1:6443", "ns")
+
+    monkeypatch.setattr(handlers.kopf, "login_via_client", lambda **_: None)
+    with pytest.raises(kopf.LoginError):
+        asyncio.run(handlers.login(logger=logging.getLogger("test"), settings=kopf.OperatorSettings()))
