@@ -282,9 +282,10 @@ def _owned(meta: Mapping[str, Any]) -> Iterator[bool]:
 
 
 def handle(body: kopf.Body, patch: kopf.Patch, *, kind: str, always: bool, wait: bool, delete: bool, **_: Any) -> None:
-    """Every handler of every kind. The snapshot is taken inside the per-object lock, so it includes the
-    status the previous holder wrote. always: a spec/annotation change (reconcile now); otherwise only
-    when a check is due. wait=False (timers): skip when another pass holds the object."""
+    """kopf's handlers of every kind: deletes (and, with STACKERY_SCHEDULER=timers, every pass). The snapshot
+    is taken inside the per-object lock, so it includes the status the previous holder wrote. always: a
+    spec/annotation change or a delete (act now); otherwise only when a check is due. wait=False (timers):
+    skip when another pass holds the object."""
     with _owned(body.get("metadata", {})) as ours:
         if not ours:  # kopf saw it before restarting without its shard: the new owner runs it (kopf retries)
             raise kopf.TemporaryError("this object's shard moved to another replica", delay=SETTINGS.wait_seconds)
@@ -304,8 +305,6 @@ def _pass(body: kopf.Body, patch: kopf.Patch, *, kind: str, always: bool, wait: 
         with acting_as(POLICY.scope(obj.ref.namespace).identity):
             result = rec.finalize(obj) if delete else rec.reconcile(obj)
     _apply(result, body, patch)
-    if not delete and SETTINGS.scheduler != "timers":
-        _schedule(uid, result.status)
     if delete and not result.done:
         raise kopf.TemporaryError(
             result.events[-1].message if result.events else "deleting", delay=result.requeue_after or SETTINGS.wait_seconds

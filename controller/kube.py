@@ -1,7 +1,8 @@
 """The Kubernetes side effects the reconciler needs: reading Secret keys, publishing outputs.
 
 Why: implements core.ports.Cluster with the official kubernetes client so the core stays testable
-with fakes; kopf itself handles watching, finalizers and status patches.
+with fakes. kopf handles watching, finalizers and the status of deletes; the agenda's passes write status
+and Events through here.
 """
 
 from __future__ import annotations

@@ -162,6 +162,16 @@ def create_all(bed: testbed.TestBed, n: int, timeout: float, watch: readywatch.R
     return applied, t_ready, ready
 
 
+def check_all(bed: testbed.TestBed, watch: readywatch.ReadyWatch, plurals: str, total: int, timeout: float) -> tuple[int, float]:
+    """One drift check of every object: an annotation change asks each for a pass, which writes its status.
+    (How many were checked, seconds until the last was.)"""
+    time.sleep(1.1)  # passes of the create finished in an earlier second than the stamp
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    t1 = time.monotonic()
+    bed.kubectl("annotate", plurals, "--all", "bench/poke=1", "--overwrite", timeout=600)
+    return watch.wait(total, t1, timeout, since=stamp)
+
+
 def watching(bed: testbed.TestBed, *plurals: str) -> contextlib.closing[readywatch.ReadyWatch]:
     return contextlib.closing(readywatch.ReadyWatch(str(bed.kubeconfig()), list(plurals or PLURALS)))
 
@@ -220,12 +230,7 @@ def run(
         writes_create = operator_writes(bed) - writes0
         throttled = metric_total(bed, "stackery_aws_api_calls_total", outcome="throttled")
         waited = metric_total(bed, "stackery_aws_rate_limit_wait_seconds_total")
-        # one drift check of every object: an annotation change makes each reconcile once (observe only)
-        time.sleep(1.1)  # passes of the create finished in an earlier second than the stamp
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        t1 = time.monotonic()
-        bed.kubectl("annotate", ",".join(PLURALS), "--all", "bench/poke=1", "--overwrite", timeout=600)
-        checked, t_check = watch.wait(total, t1, timeout, since=stamp)
+        checked, t_check = check_all(bed, watch, ",".join(PLURALS), total, timeout)
         settle(bed)
         after = api_calls(bed)
         cpu_check = cpu_seconds(bed) - cpu0 - cpu_create
@@ -309,11 +314,7 @@ def run_networks(n: int, timeout: float) -> dict[str, Any]:
         bed.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}), timeout=600)
         ready, t_ready = watch.wait(n, t0, timeout)
         create_calls = api_calls(bed)
-        time.sleep(1.1)  # passes of the create finished in an earlier second than the stamp
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        t1 = time.monotonic()
-        bed.kubectl("annotate", "stackeryvirtualnetworks", "--all", "bench/poke=1", "--overwrite", timeout=600)
-        checked, t_check = watch.wait(n, t1, timeout, since=stamp)
+        checked, t_check = check_all(bed, watch, "stackeryvirtualnetworks", n, timeout)
         after = api_calls(bed)
         return {
             "networks": n,

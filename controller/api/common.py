@@ -171,7 +171,7 @@ class CommonStatus(Model):
     )
     last_handled_configuration: str | None = Field(
         default=None,
-        description="The spec (and labels, annotations) the operator last handled, as JSON: how it tells a change "
-        "from an echo. Kept in status, not in an annotation, so it is written with the rest of the status (one "
-        "request fewer per pass) and GitOps tools never see it as a difference.",
+        description="Only with STACKERY_SCHEDULER=timers (kopf's change handlers): the spec (and labels, "
+        "annotations) last handled, as JSON, how kopf tells a change from an echo. The default scheduler finds "
+        "changes by observedGeneration and annotations and does not write it.",
     )
